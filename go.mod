@@ -1,0 +1,8 @@
+module github.com/seed9ffb1f9c/recitaloauth
+
+go 1.26.0
+
+require (
+	github.com/google/go-cmp v0.7.0
+	golang.org/x/oauth2 v0.38.0
+)

@@ -1,0 +1,189 @@
+package recitaloauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+const (
+	// maxLoginAttempts is one try and two retries of a transient failure.
+	maxLoginAttempts = 3
+	// firstRetryPause is the pause before the first retry; it doubles for
+	// the second. Jitter keeps many clients from retrying in step.
+	firstRetryPause = 250 * time.Millisecond
+	// maxRetryAfter is the longest Retry-After a login waits out; a server
+	// asking for more is left alone, and the source's back-off takes over.
+	maxRetryAfter = 5 * time.Second
+	// maxAnswerSize bounds what is read of an answer, as oauth2 does.
+	maxAnswerSize = 1 << 20
+)
+
+// userAgent names the package, so recital can tell its clients apart.
+const userAgent = "recitaloauth (+https://github.com/seed9ffb1f9c/recitaloauth)"
+
+// login is one login: up to maxLoginAttempts POSTs to the AuthURL, all
+// within the login timeout.
+func (c *Config) login(ctx context.Context) (*oauth2.Token, error) {
+	authURL, err := c.checkLogin()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.loginTimeout())
+	defer cancel()
+	client := noRedirects(contextClient(ctx))
+	for attempt := 1; ; attempt++ {
+		tok, pause, err := c.attempt(ctx, client, authURL)
+		if err == nil || pause < 0 || attempt == maxLoginAttempts {
+			return tok, err
+		}
+		if pause == 0 {
+			pause = retryPause(attempt)
+		}
+		if !sleep(ctx, pause) {
+			return nil, err
+		}
+	}
+}
+
+// checkLogin refuses, before anything is sent, a Config that cannot work
+// or would send the password in clear text.
+func (c *Config) checkLogin() (string, error) {
+	if c.Username == "" {
+		return "", errors.New("recitaloauth: Config.Username is empty")
+	}
+	if c.Password == "" {
+		return "", errors.New("recitaloauth: Config.Password is empty")
+	}
+	authURL := c.authURL()
+	u, err := url.Parse(authURL)
+	if err != nil || u.Host == "" {
+		return "", errors.New("recitaloauth: Config.AuthURL is not an absolute URL")
+	}
+	if err := checkTransport(u); err != nil {
+		return "", err
+	}
+	return authURL, nil
+}
+
+// attempt makes one POST. On failure, pause says whether to retry: -1
+// never, 0 after the usual pause, more after that long (Retry-After).
+func (c *Config) attempt(ctx context.Context, client *http.Client, authURL string) (tok *oauth2.Token, pause time.Duration, err error) {
+	form := url.Values{"username": {c.Username}, "password": {c.Password}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, authURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, -1, fmt.Errorf("recitaloauth: cannot make the login request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+
+	started := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, transientUnlessDone(ctx), fmt.Errorf("recitaloauth: login failed: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize+1))
+	switch {
+	case err != nil:
+		return nil, transientUnlessDone(ctx), fmt.Errorf("recitaloauth: login answer cut short: %w", err)
+	case len(body) > maxAnswerSize:
+		return nil, -1, fmt.Errorf("recitaloauth: login answer is larger than %d bytes", maxAnswerSize)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, retryAfter(resp), refused(resp, body, c.Password)
+	}
+	tok, err = parseAnswer(body, started, c.Password)
+	if err != nil {
+		return nil, -1, err
+	}
+	return tok, 0, nil
+}
+
+// transientUnlessDone classes a network failure: worth a retry, unless it
+// happened because the context ended.
+func transientUnlessDone(ctx context.Context) time.Duration {
+	if ctx.Err() != nil {
+		return -1
+	}
+	return 0
+}
+
+// retryAfter classes a refusal by its status: -1 for those a retry cannot
+// mend, else the pause the server asked for (0 when it did not say).
+func retryAfter(resp *http.Response) time.Duration {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	default:
+		return -1
+	}
+	value := resp.Header.Get("Retry-After")
+	if value == "" {
+		return 0
+	}
+	var wait time.Duration
+	if seconds, err := strconv.Atoi(value); err == nil {
+		wait = time.Duration(seconds) * time.Second
+	} else if when, err := http.ParseTime(value); err == nil {
+		wait = time.Until(when)
+	} else {
+		return 0
+	}
+	switch {
+	case wait > maxRetryAfter:
+		return -1
+	case wait <= 0:
+		return 0
+	}
+	return wait
+}
+
+// retryPause is the pause before retry number attempt: firstRetryPause,
+// then double, each with jitter taking off up to half.
+func retryPause(attempt int) time.Duration {
+	d := firstRetryPause << (attempt - 1)
+	return d - rand.N(d/2)
+}
+
+// sleep waits d, or less if ctx ends first; it reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// contextClient is oauth2's convention: the client stored in ctx under
+// oauth2.HTTPClient, else http.DefaultClient.
+func contextClient(ctx context.Context) *http.Client {
+	if hc, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && hc != nil {
+		return hc
+	}
+	return http.DefaultClient
+}
+
+// noRedirects returns a copy of client that hands redirects back instead of
+// following them, so the password goes only to the AuthURL.
+func noRedirects(client *http.Client) *http.Client {
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}

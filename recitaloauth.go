@@ -1,0 +1,141 @@
+package recitaloauth
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultAuthURL is recital's documented login URL. The noAuth=true query is
+// part of it as documented and is sent as is.
+const DefaultAuthURL = "https://extract.auth.recital.ai/auth/api/v1/login/?noAuth=true"
+
+// DefaultAPIURL is the base URL of recital's extraction API, without a
+// trailing slash. The library itself never calls it; it is here so that
+// callers (and the recitaltoken command's -check) need not spell it out.
+const DefaultAPIURL = "https://extract.api.recital.ai/extract/api/v1"
+
+// DefaultTokenLifetime is how long an access token is taken to live when the
+// login answer says nothing about it: neither expires_in nor a JWT exp claim.
+// It is recital's documented lifetime.
+const DefaultTokenLifetime = time.Hour
+
+// DefaultLoginTimeout bounds one whole login, retries included, when
+// [Config.LoginTimeout] is zero. A login that hangs must not hang every
+// request waiting for it.
+const DefaultLoginTimeout = 30 * time.Second
+
+// Config describes a username/password login to recital. Its zero values
+// mean the documented defaults. A Config is read, never written, by its
+// methods, which are safe for concurrent use as long as the Config is not
+// changed meanwhile; [Config.TokenSource] takes a copy, so changing the
+// Config later does not affect a source already made.
+//
+// Formatting a Config with fmt or log/slog never shows the password.
+type Config struct {
+	// Username is the recital account's login, usually an e-mail address.
+	Username string
+
+	// Password is the account's password. It is sent only in the body of
+	// the login request, and never appears in errors or formatted output.
+	Password string
+
+	// AuthURL is the login URL, query included. "" means [DefaultAuthURL].
+	// It must be https, or http to a loopback host (tests, local proxies).
+	AuthURL string
+
+	// LoginTimeout bounds one whole login, retries included.
+	// Zero means [DefaultLoginTimeout]. A deadline on the context bounds it
+	// too.
+	LoginTimeout time.Duration
+}
+
+// Token logs in once and returns the new access token, with no caching:
+// each call is a login. Most callers want [Config.TokenSource] or
+// [Config.Client] instead.
+//
+// The HTTP client is the one stored in ctx under [oauth2.HTTPClient], else
+// [http.DefaultClient]; the login never follows redirects. Transient failures
+// (network errors, 429, 500, 502, 503, 504) are retried up to twice within
+// [Config.LoginTimeout]. A refused login is an error that [errors.As] finds
+// as an [*oauth2.RetrieveError].
+func (c *Config) Token(ctx context.Context) (*oauth2.Token, error) {
+	return c.login(ctx)
+}
+
+// TokenSource returns a source that logs in on first use, hands out the
+// cached token, and logs in again in the background before the token
+// expires; the package documentation describes when. It is safe for
+// concurrent use: any number of concurrent callers share one login.
+//
+// ctx is used for every login the source makes: its HTTP client (see
+// [Config.Token]) and its cancellation. Once ctx is done, logins fail.
+func (c *Config) TokenSource(ctx context.Context) oauth2.TokenSource {
+	cfg := *c
+	return newCachedSource(ctx, &cfg)
+}
+
+// Client returns an HTTP client that authenticates every request with a
+// token from c.TokenSource(ctx). It is NewClient(ctx, c.TokenSource(ctx)):
+// see [NewClient] for what it adds to [oauth2.NewClient].
+func (c *Config) Client(ctx context.Context) *http.Client {
+	return NewClient(ctx, c.TokenSource(ctx))
+}
+
+func (c *Config) authURL() string {
+	if c.AuthURL == "" {
+		return DefaultAuthURL
+	}
+	return c.AuthURL
+}
+
+func (c *Config) loginTimeout() time.Duration {
+	if c.LoginTimeout <= 0 {
+		return DefaultLoginTimeout
+	}
+	return c.LoginTimeout
+}
+
+// String describes c without its password, for fmt's %v, %+v and %s.
+func (c Config) String() string {
+	var b strings.Builder
+	b.WriteString("recitaloauth.Config{Username: ")
+	b.WriteString(quote(c.Username))
+	b.WriteString(", Password: ")
+	b.WriteString(redacted(c.Password))
+	b.WriteString(", AuthURL: ")
+	b.WriteString(quote(c.AuthURL))
+	if c.LoginTimeout != 0 {
+		b.WriteString(", LoginTimeout: ")
+		b.WriteString(c.LoginTimeout.String())
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, so that %#v does not show the password either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue describes c to log/slog without its password.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("username", c.Username),
+		slog.String("password", redacted(c.Password)),
+		slog.String("auth_url", c.authURL()),
+	)
+}
+
+// ServiceTokenSource returns a source that always hands out token, a
+// service token made in recital's organisation settings, as a bearer token
+// with no expiry. It never makes a network call and is safe for concurrent
+// use. Surrounding white space (a newline from a file or a shell) is
+// trimmed; an empty or malformed token makes every Token call fail.
+//
+// Formatting the source with fmt or log/slog never shows the token.
+func ServiceTokenSource(token string) oauth2.TokenSource {
+	return newServiceTokenSource(token)
+}

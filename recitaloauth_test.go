@@ -1,0 +1,412 @@
+package recitaloauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"golang.org/x/oauth2"
+)
+
+// TestLoginRequest checks the request itself, over a real socket: one POST
+// to the URL as given, the form properly escaped, the headers recital's
+// FastAPI server expects.
+func TestLoginRequest(t *testing.T) {
+	type seen struct {
+		Method, Path, Query, ContentType, Accept string
+		UserAgentNamesPackage                    bool
+		Form                                     url.Values
+	}
+	tests := []struct {
+		name               string
+		username, password string
+		path               string
+	}{
+		{"plain", "ana@example.com", "hunter2", "/auth/api/v1/login/?noAuth=true"},
+		{"form metacharacters", "ana+test@example.com", "p&ss=w@rd%20?#", "/auth/api/v1/login/?noAuth=true"},
+		{"non-ASCII and spaces", "zoé@exemple.fr", "mot de passe é€ 密码", "/login/?noAuth=true&x=1"},
+		{"no query", "ana@example.com", "x", "/login/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var requests atomic.Int32
+			var got seen
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				if err := r.ParseForm(); err != nil {
+					t.Errorf("ParseForm: %v", err)
+				}
+				got = seen{
+					Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+					ContentType: r.Header.Get("Content-Type"), Accept: r.Header.Get("Accept"),
+					UserAgentNamesPackage: strings.Contains(r.UserAgent(), "recitaloauth"),
+					Form:                  r.PostForm,
+				}
+				fmt.Fprint(w, `{"access_token":"abc","token_type":"bearer"}`)
+			}))
+			defer srv.Close()
+
+			u, _ := url.Parse(srv.URL + tt.path)
+			cfg := &Config{Username: tt.username, Password: tt.password, AuthURL: srv.URL + tt.path}
+			if _, err := cfg.Token(context.Background()); err != nil {
+				t.Fatalf("Token: %v", err)
+			}
+			want := seen{
+				Method: "POST", Path: u.Path, Query: u.RawQuery,
+				ContentType: "application/x-www-form-urlencoded", Accept: "application/json",
+				UserAgentNamesPackage: true,
+				Form:                  url.Values{"username": {tt.username}, "password": {tt.password}},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("request mismatch (-want +got):\n%s", diff)
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("got %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+// TestLoginAnswer checks how a 2xx answer becomes a token, in a synctest
+// bubble so that the login starts at a known instant.
+func TestLoginAnswer(t *testing.T) {
+	tests := []struct {
+		name string
+		// body is built inside the bubble, where now is the bubble's clock.
+		body       func(t *testing.T, now time.Time) string
+		wantExpiry time.Duration // after the login's start
+		wantExtra  map[string]any
+	}{
+		{
+			name:       "expires_in number",
+			body:       func(*testing.T, time.Time) string { return `{"access_token":"abc","token_type":"bearer","expires_in":7200}` },
+			wantExpiry: 2 * time.Hour,
+			wantExtra:  map[string]any{"token_type": "bearer", "expires_in": 7200.0},
+		},
+		{
+			name:       "expires_in numeric string",
+			body:       func(*testing.T, time.Time) string { return `{"access_token":"abc","expires_in":"90.5"}` },
+			wantExpiry: 90*time.Second + 500*time.Millisecond,
+			wantExtra:  map[string]any{"expires_in": "90.5"},
+		},
+		{
+			name: "JWT exp claim",
+			body: func(t *testing.T, now time.Time) string {
+				return fmt.Sprintf(`{"access_token":%q}`, jwt(t, map[string]any{"sub": "ana", "exp": now.Add(3 * time.Hour).Unix()}))
+			},
+			wantExpiry: 3 * time.Hour,
+		},
+		{
+			name: "expires_in wins over JWT exp",
+			body: func(t *testing.T, now time.Time) string {
+				return fmt.Sprintf(`{"access_token":%q,"expires_in":60}`, jwt(t, map[string]any{"exp": now.Add(3 * time.Hour).Unix()}))
+			},
+			wantExpiry: time.Minute,
+		},
+		{
+			name: "JWT exp in the past is ignored",
+			body: func(t *testing.T, now time.Time) string {
+				return fmt.Sprintf(`{"access_token":%q}`, jwt(t, map[string]any{"exp": now.Add(-time.Hour).Unix()}))
+			},
+			wantExpiry: DefaultTokenLifetime,
+		},
+		{
+			name:       "neither: one hour",
+			body:       func(*testing.T, time.Time) string { return `{"access_token":"abc","refresh_token":"r"}` },
+			wantExpiry: DefaultTokenLifetime,
+			wantExtra:  map[string]any{"refresh_token": "r"},
+		},
+		{
+			name:       "expires_in null: one hour",
+			body:       func(*testing.T, time.Time) string { return `{"access_token":"abc","expires_in":null}` },
+			wantExpiry: DefaultTokenLifetime,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				body := tt.body(t, start)
+				ctx := withHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.WriteString(w, body)
+				}))
+				tok, err := testConfig().Token(ctx)
+				if err != nil {
+					t.Fatalf("Token: %v", err)
+				}
+				want := &oauth2.Token{AccessToken: accessOf(t, body), TokenType: "Bearer", Expiry: start.Add(tt.wantExpiry)}
+				if diff := cmp.Diff(want, tok, cmpopts.IgnoreUnexported(oauth2.Token{})); diff != "" {
+					t.Errorf("token mismatch (-want +got):\n%s", diff)
+				}
+				for key, value := range tt.wantExtra {
+					if diff := cmp.Diff(value, tok.Extra(key)); diff != "" {
+						t.Errorf("Extra(%q) mismatch (-want +got):\n%s", key, diff)
+					}
+				}
+			})
+		})
+	}
+}
+
+func accessOf(t *testing.T, body string) string {
+	t.Helper()
+	fields := map[string]any{}
+	if err := jsonUnmarshal(body, &fields); err != nil {
+		t.Fatal(err)
+	}
+	return fields["access_token"].(string)
+}
+
+// TestLoginErrors checks each failure: its message, whether errors.As finds
+// an *oauth2.RetrieveError, and how many attempts it took (transient
+// failures are retried twice, others never).
+func TestLoginErrors(t *testing.T) {
+	type result struct {
+		Message      string
+		RetrieveCode int // 0: no *oauth2.RetrieveError
+		Attempts     int
+	}
+	tests := []struct {
+		name   string
+		status int
+		header map[string]string
+		body   string
+		want   result
+	}{
+		{"401 with detail", 401, nil, `{"detail":"Incorrect username or password"}`,
+			result{"recitaloauth: login refused: 401 Unauthorized: Incorrect username or password", 401, 1}},
+		{"422 list", 422, nil, `{"detail":[{"type":"missing","loc":["body","password"],"msg":"Field required","input":null},{"loc":["body",0],"msg":"bad"}]}`,
+			result{"recitaloauth: login refused: 422 Unprocessable Entity: body.password: Field required; body.0: bad", 422, 1}},
+		{"400 plain", 400, nil, `nope`,
+			result{"recitaloauth: login refused: 400 Bad Request", 400, 1}},
+		{"403 never retried", 403, nil, `{"detail":"Forbidden"}`,
+			result{"recitaloauth: login refused: 403 Forbidden: Forbidden", 403, 1}},
+		{"500 HTML, retried twice", 500, nil, `<html><body>Internal Server Error</body></html>`,
+			result{"recitaloauth: login refused: 500 Internal Server Error", 500, 3}},
+		{"503 with short Retry-After, retried", 503, map[string]string{"Retry-After": "2"}, `{"detail":"busy"}`,
+			result{"recitaloauth: login refused: 503 Service Unavailable: busy", 503, 3}},
+		{"429 with long Retry-After, not retried", 429, map[string]string{"Retry-After": "120"}, `{"detail":"slow down"}`,
+			result{"recitaloauth: login refused: 429 Too Many Requests: slow down", 429, 1}},
+		{"302 not followed", 302, map[string]string{"Location": "https://elsewhere.example/"}, ``,
+			result{"recitaloauth: login answered 302 Found: redirects are not followed", 302, 1}},
+		{"200 without token", 200, nil, `{"token_type":"bearer"}`,
+			result{"recitaloauth: login answer has no access_token", 0, 1}},
+		{"200 with detail and no token", 200, nil, `{"detail":"Account locked"}`,
+			result{"recitaloauth: login answer has no access_token: Account locked", 0, 1}},
+		{"200 bad JSON", 200, nil, `{"access_token":`, result{"recitaloauth: login answer is not a JSON object", 0, 1}},
+		{"200 HTML", 200, nil, `<html>hi</html>`, result{"recitaloauth: login answer is not a JSON object", 0, 1}},
+		{"200 null", 200, nil, `null`, result{"recitaloauth: login answer is not a JSON object", 0, 1}},
+		{"200 array", 200, nil, `[{"access_token":"abc"}]`, result{"recitaloauth: login answer is not a JSON object", 0, 1}},
+		{"200 empty", 200, nil, ``, result{"recitaloauth: login answer is empty", 0, 1}},
+		{"204", 204, nil, ``, result{"recitaloauth: login answer is empty", 0, 1}},
+		{"token not a string", 200, nil, `{"access_token":42}`, result{"recitaloauth: login answer's access_token is not a string", 0, 1}},
+		{"token empty", 200, nil, `{"access_token":""}`, result{"recitaloauth: login answer's access_token is empty", 0, 1}},
+		{"token with a newline", 200, nil, `{"access_token":"abc\r\nX-Evil: 1"}`,
+			result{"recitaloauth: login answer's access_token has characters a bearer token cannot have", 0, 1}},
+		{"expires_in not a number", 200, nil, `{"access_token":"abc","expires_in":"soon"}`,
+			result{"recitaloauth: login answer's expires_in is not a positive number of seconds", 0, 1}},
+		{"expires_in negative", 200, nil, `{"access_token":"abc","expires_in":-5}`,
+			result{"recitaloauth: login answer's expires_in is not a positive number of seconds", 0, 1}},
+		{"expires_in a bool", 200, nil, `{"access_token":"abc","expires_in":true}`,
+			result{"recitaloauth: login answer's expires_in is not a positive number of seconds", 0, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				attempts := 0
+				ctx := withHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					attempts++
+					for k, v := range tt.header {
+						w.Header().Set(k, v)
+					}
+					w.WriteHeader(tt.status)
+					io.WriteString(w, tt.body)
+				}))
+				tok, err := testConfig().Token(ctx)
+				if err == nil {
+					t.Fatalf("Token = %v, want an error", tok)
+				}
+				got := result{Message: err.Error(), Attempts: attempts}
+				var re *oauth2.RetrieveError
+				if errors.As(err, &re) {
+					got.RetrieveCode = re.Response.StatusCode
+					if diff := cmp.Diff(tt.body, string(re.Body)); diff != "" {
+						t.Errorf("RetrieveError.Body mismatch (-want +got):\n%s", diff)
+					}
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("mismatch (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+// TestLoginRetriesThenSucceeds checks that a transient failure is retried
+// within one login, after a short pause, and that Retry-After is honoured.
+func TestLoginRetriesThenSucceeds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var times []time.Duration
+		start := time.Now()
+		ctx := withHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			times = append(times, time.Since(start))
+			switch len(times) {
+			case 1:
+				w.Header().Set("Retry-After", "3")
+				w.WriteHeader(http.StatusServiceUnavailable)
+			case 2:
+				w.WriteHeader(http.StatusBadGateway)
+			default:
+				io.WriteString(w, `{"access_token":"abc"}`)
+			}
+		}))
+		tok, err := testConfig().Token(ctx)
+		if err != nil {
+			t.Fatalf("Token: %v", err)
+		}
+		if tok.AccessToken != "abc" {
+			t.Errorf("AccessToken = %q, want abc", tok.AccessToken)
+		}
+		if len(times) != 3 {
+			t.Fatalf("got %d attempts, want 3", len(times))
+		}
+		if times[1] != 3*time.Second {
+			t.Errorf("second attempt at %v, want 3s (Retry-After)", times[1])
+		}
+		if pause := times[2] - times[1]; pause < 250*time.Millisecond || pause > 500*time.Millisecond {
+			t.Errorf("pause before the third attempt = %v, want 250ms to 500ms", pause)
+		}
+	})
+}
+
+// TestLoginTimeout checks that a hung server cannot hang a login beyond
+// the default 30 s, retries included, and that a ctx deadline cuts it
+// shorter.
+func TestLoginTimeout(t *testing.T) {
+	tests := []struct {
+		name     string
+		timeout  time.Duration // Config.LoginTimeout
+		deadline time.Duration // on the caller's context; 0: none
+		want     time.Duration
+	}{
+		{"default", 0, 0, DefaultLoginTimeout},
+		{"Config.LoginTimeout", 5 * time.Second, 0, 5 * time.Second},
+		{"ctx deadline", 0, 2 * time.Second, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := withHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					<-r.Context().Done()
+				}))
+				if tt.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+					defer cancel()
+				}
+				cfg := testConfig()
+				cfg.LoginTimeout = tt.timeout
+				start := time.Now()
+				_, err := cfg.Token(ctx)
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("err = %v, want context.DeadlineExceeded", err)
+				}
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("login took %v, want %v", got, tt.want)
+				}
+			})
+		})
+	}
+}
+
+// TestLoginUsesContextClient checks oauth2's convention: the client in ctx
+// under oauth2.HTTPClient makes the login.
+func TestLoginUsesContextClient(t *testing.T) {
+	var used atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"access_token":"abc"}`)
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		used.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	cfg := &Config{Username: "u", Password: "p", AuthURL: srv.URL}
+
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
+	if _, err := cfg.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if used.Load() != 1 {
+		t.Errorf("the context's client made %d requests, want 1", used.Load())
+	}
+	// Without one, http.DefaultClient reaches the same server.
+	if _, err := cfg.Token(context.Background()); err != nil {
+		t.Errorf("with http.DefaultClient: %v", err)
+	}
+	if used.Load() != 1 {
+		t.Errorf("the context's client was used without the context")
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestConfigErrors checks the errors a Config gets before anything is sent.
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		config Config
+		want   string
+	}{
+		{"no username", Config{Password: "p"}, "recitaloauth: Config.Username is empty"},
+		{"no password", Config{Username: "u"}, "recitaloauth: Config.Password is empty"},
+		{"relative URL", Config{Username: "u", Password: "p", AuthURL: "/login"}, "recitaloauth: Config.AuthURL is not an absolute URL"},
+		{"http to another host", Config{Username: "u", Password: "p", AuthURL: "http://auth.example.com/login/"},
+			"recitaloauth: refusing to send credentials in clear text to http://auth.example.com: use https"},
+		{"http to a private address", Config{Username: "u", Password: "p", AuthURL: "http://10.0.0.1:8080/login/"},
+			"recitaloauth: refusing to send credentials in clear text to http://10.0.0.1:8080: use https"},
+		{"ftp", Config{Username: "u", Password: "p", AuthURL: "ftp://example.com/"}, `recitaloauth: unsupported URL scheme "ftp": use https`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				t.Errorf("a request was sent to %s", r.URL)
+				return nil, errors.New("no")
+			})}
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
+			_, err := tt.config.Token(ctx)
+			if err == nil {
+				t.Fatal("Token succeeded, want an error")
+			}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("message mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLoopbackAllowed checks which clear-text hosts are allowed.
+func TestLoopbackAllowed(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "LOCALHOST": true, "127.0.0.1": true, "127.8.9.10": true, "::1": true,
+		"::ffff:127.0.0.1": true, "localhost.example.com": false, "128.0.0.1": false, "10.0.0.1": false,
+		"example.com": false, "": false, "0.0.0.0": false,
+	} {
+		if got := isLoopback(host); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package recitaloauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// redactedText stands where a secret would have been.
+const redactedText = "[redacted]"
+
+// redacted is what formatted output shows for a secret: whether it is set,
+// never what it is.
+func redacted(secret string) string {
+	if secret == "" {
+		return `""`
+	}
+	return redactedText
+}
+
+func quote(s string) string { return strconv.Quote(s) }
+
+// scrub replaces in body every spelling of the password a server could echo
+// back: FastAPI's 422 answers repeat the input, as JSON (with or without
+// \u escapes) or as it came (form-encoded).
+func scrub(body []byte, password string) []byte {
+	for _, spelling := range spellings(password) {
+		body = bytes.ReplaceAll(body, []byte(spelling), []byte(redactedText))
+	}
+	return body
+}
+
+// scrubString is scrub for a string.
+func scrubString(s, password string) string {
+	for _, spelling := range spellings(password) {
+		s = strings.ReplaceAll(s, spelling, redactedText)
+	}
+	return s
+}
+
+// spellings lists the ways the password can appear in an answer, longest
+// first so that a spelling containing another is replaced whole.
+func spellings(password string) []string {
+	if password == "" {
+		return nil
+	}
+	htmlEscaped, _ := json.Marshal(password)
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(password) // a string always encodes
+	unquote := func(s string) string { return strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`) }
+	candidates := []string{
+		password,
+		unquote(string(htmlEscaped)),
+		unquote(strings.TrimSpace(plain.String())),
+		asciiJSON(password),
+		url.QueryEscape(password),
+		url.PathEscape(password),
+	}
+	var out []string
+	for _, c := range candidates {
+		if c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// asciiJSON is the body of a JSON string as Python's json.dumps writes it by
+// default (ensure_ascii): every non-ASCII character as \uXXXX.
+func asciiJSON(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || (r > 0x7e && r != 0x7f):
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+			} else {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// printable makes text from a server safe to put in one line of an error
+// message: control characters become spaces, and it is cut to max bytes.
+func printable(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

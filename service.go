@@ -1,0 +1,51 @@
+package recitaloauth
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+
+	"golang.org/x/oauth2"
+)
+
+// serviceTokenSource hands out one static token. Its credential is built
+// once, so a request through NewClient costs no allocation for it.
+type serviceTokenSource struct {
+	cred *credential
+	err  error
+}
+
+func newServiceTokenSource(token string) *serviceTokenSource {
+	token = strings.TrimSpace(token)
+	switch {
+	case token == "":
+		return &serviceTokenSource{err: errors.New("recitaloauth: the service token is empty")}
+	case !isBearerToken(token):
+		return &serviceTokenSource{err: errors.New("recitaloauth: the service token has characters a bearer token cannot have")}
+	}
+	return &serviceTokenSource{cred: newCredential(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})}
+}
+
+// Token returns a new *oauth2.Token each time: oauth2.ReuseTokenSource
+// writes into the token it receives, so a shared one would be a data race.
+func (s *serviceTokenSource) Token() (*oauth2.Token, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s.cred.copyToken(), nil
+}
+
+func (s *serviceTokenSource) credential() (*credential, error) { return s.cred, s.err }
+
+// rejected is always false: a refused service token stays refused, so
+// trying again would only repeat the 401.
+func (s *serviceTokenSource) rejected(*credential) bool { return false }
+
+// String keeps the token out of fmt's %v, %+v and %s.
+func (s *serviceTokenSource) String() string { return "recitaloauth.ServiceTokenSource([redacted])" }
+
+// GoString keeps the token out of fmt's %#v.
+func (s *serviceTokenSource) GoString() string { return s.String() }
+
+// LogValue keeps the token out of log/slog output.
+func (s *serviceTokenSource) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -1,0 +1,166 @@
+package recitaloauth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"golang.org/x/oauth2"
+)
+
+// NewClient returns an HTTP client that authenticates its requests with
+// tokens from src. It is built like [oauth2.NewClient]: the transport,
+// CheckRedirect, Jar and Timeout come from the client in ctx under
+// [oauth2.HTTPClient], else from [http.DefaultClient]. Beyond that:
+//
+//   - When src comes from [Config.TokenSource] and a request gets 401, the
+//     token is dropped from the cache (if it is still the cached one), one
+//     login replaces it for all the requests refused meanwhile, and the
+//     request is sent again once if its body can be replayed (no body, or
+//     GetBody set). Otherwise the 401 goes to the caller; a service token
+//     is never retried.
+//   - The token goes only to the host of the request the caller made and to
+//     its subdomains, net/http's own rule for an Authorization header the
+//     caller sets: a redirect to another host goes on without it.
+//   - A request to an http:// URL whose host is not loopback fails before
+//     anything is sent: a bearer token must not cross a network in clear.
+//
+// Sources of another kind are wrapped in [oauth2.ReuseTokenSource], as
+// oauth2.NewClient does. The client is safe for concurrent use.
+func NewClient(ctx context.Context, src oauth2.TokenSource) *http.Client {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	base := contextClient(ctx)
+	return &http.Client{
+		Transport:     &transport{base: base.Transport, source: credentialSourceOf(src)},
+		CheckRedirect: base.CheckRedirect,
+		Jar:           base.Jar,
+		Timeout:       base.Timeout,
+	}
+}
+
+func credentialSourceOf(src oauth2.TokenSource) credentialSource {
+	switch src := src.(type) {
+	case nil:
+		return nil
+	case credentialSource:
+		return src
+	default:
+		return reuseSource{oauth2.ReuseTokenSource(nil, src)}
+	}
+}
+
+// transport adds the Authorization header, sends the request through base,
+// and replaces a refused token once.
+type transport struct {
+	base   http.RoundTripper // nil means http.DefaultTransport
+	source credentialSource
+}
+
+var errNoSource = errors.New("recitaloauth: NewClient was given a nil TokenSource")
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := checkTransport(req.URL); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	if req.Response != nil && !sameSite(originalRequest(req).URL, req.URL) {
+		return t.send(req, nil)
+	}
+	if t.source == nil {
+		closeBody(req)
+		return nil, errNoSource
+	}
+	cred, err := t.source.credential()
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	resp, err := t.send(req, cred)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !t.source.rejected(cred) {
+		return resp, err
+	}
+	retry, ok := replay(req)
+	if !ok {
+		return resp, nil
+	}
+	if cred, err = t.source.credential(); err != nil {
+		closeBody(retry)
+		return resp, nil
+	}
+	discard(resp)
+	return t.send(retry, cred)
+}
+
+// replay returns a copy of req to send again, if its body allows it.
+func replay(req *http.Request) (*http.Request, bool) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req.Clone(req.Context()), true
+	}
+	if req.GetBody == nil {
+		return nil, false
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	retry := req.Clone(req.Context())
+	retry.Body = body
+	return retry, true
+}
+
+// send sends req with cred's header, or with no Authorization when cred is
+// nil. The caller's request is never changed, as RoundTripper requires.
+func (t *transport) send(req *http.Request, cred *credential) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	if cred != nil {
+		out.Header.Set("Authorization", cred.header)
+	} else {
+		out.Header.Del("Authorization")
+	}
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(out)
+}
+
+// originalRequest follows the redirect chain back to the request the
+// caller made.
+func originalRequest(req *http.Request) *http.Request {
+	for req.Response != nil && req.Response.Request != nil {
+		req = req.Response.Request
+	}
+	return req
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// discard drains a little of a response we drop, so that its connection
+// can be reused, and closes it.
+func discard(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	resp.Body.Close()
+}
+
+// sameSite reports whether dest is initial's host or one of its
+// subdomains, as net/http decides whether to forward a caller's
+// Authorization header on a redirect.
+func sameSite(initial, dest interface{ Hostname() string }) bool {
+	parent := strings.ToLower(initial.Hostname())
+	sub := strings.ToLower(dest.Hostname())
+	if sub == parent {
+		return true
+	}
+	if strings.ContainsAny(sub, ":%") || !strings.HasSuffix(sub, parent) {
+		return false
+	}
+	return sub[len(sub)-len(parent)-1] == '.'
+}
