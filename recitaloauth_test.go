@@ -89,8 +89,10 @@ func TestLoginAnswer(t *testing.T) {
 		wantExtra  map[string]any
 	}{
 		{
-			name:       "expires_in number",
-			body:       func(*testing.T, time.Time) string { return `{"access_token":"abc","token_type":"bearer","expires_in":7200}` },
+			name: "expires_in number",
+			body: func(*testing.T, time.Time) string {
+				return `{"access_token":"abc","token_type":"bearer","expires_in":7200}`
+			},
 			wantExpiry: 2 * time.Hour,
 			wantExtra:  map[string]any{"token_type": "bearer", "expires_in": 7200.0},
 		},
