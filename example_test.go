@@ -1,0 +1,119 @@
+package recitaloauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+
+	"golang.org/x/oauth2"
+
+	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
+)
+
+// These examples run against recitaltest, a fake recital on 127.0.0.1. With
+// the real service, leave AuthURL empty (or use DefaultAuthURL) and call
+// DefaultAPIURL.
+
+// A service token, made in recital's organisation settings, works with any
+// oauth2 code: wrap it in oauth2.NewClient.
+func ExampleServiceTokenSource() {
+	recital := recitaltest.NewServer()
+	defer recital.Close()
+	recital.AddServiceToken("my-service-token")
+
+	ctx := context.Background()
+	client := oauth2.NewClient(ctx, recitaloauth.ServiceTokenSource("my-service-token"))
+
+	resp, err := client.Get(recital.APIURL() + "/config/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.Status)
+	// Output: 200 OK
+}
+
+// With a username and password, Config.TokenSource logs in once, caches
+// the token and logs in again before it expires; oauth2.NewClient puts it
+// on every request.
+func ExampleConfig_TokenSource() {
+	recital := recitaltest.NewServer()
+	defer recital.Close()
+	recital.AddUser("ana@example.com", "correct horse")
+
+	cfg := &recitaloauth.Config{
+		Username: "ana@example.com",
+		Password: "correct horse",
+		AuthURL:  recital.AuthURL(), // "" means recitaloauth.DefaultAuthURL
+	}
+	ctx := context.Background()
+	client := oauth2.NewClient(ctx, cfg.TokenSource(ctx))
+
+	for range 3 {
+		resp, err := client.Get(recital.APIURL() + "/config/")
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Println(resp.Status)
+	}
+	fmt.Println("logins:", recital.Logins())
+	// Output:
+	// 200 OK
+	// 200 OK
+	// 200 OK
+	// logins: 1
+}
+
+// Config.Client does more than oauth2.NewClient: when the server revokes
+// the token, the refused request is sent again with a new one.
+func ExampleConfig_Client() {
+	recital := recitaltest.NewServer()
+	defer recital.Close()
+	recital.AddUser("ana@example.com", "correct horse")
+
+	cfg := &recitaloauth.Config{Username: "ana@example.com", Password: "correct horse", AuthURL: recital.AuthURL()}
+	ctx := context.Background()
+	src := cfg.TokenSource(ctx)
+	client := recitaloauth.NewClient(ctx, src) // what cfg.Client(ctx) does, keeping src at hand
+
+	get := func() {
+		resp, err := client.Get(recital.APIURL() + "/config/")
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%s %s\n", resp.Status, body)
+	}
+	get()
+	tok, _ := src.Token()
+	recital.Revoke(tok.AccessToken) // e.g. an administrator logs the session out
+	get()
+	fmt.Println("logins:", recital.Logins())
+	// Output:
+	// 200 OK {"organisation":"recitaltest","user":"ana@example.com"}
+	// 200 OK {"organisation":"recitaltest","user":"ana@example.com"}
+	// logins: 2
+}
+
+// A refused login is an *oauth2.RetrieveError, as in any oauth2 code; the
+// message is short and never holds the password.
+func ExampleConfig_Token_refused() {
+	recital := recitaltest.NewServer()
+	defer recital.Close()
+	recital.AddUser("ana@example.com", "correct horse")
+
+	cfg := &recitaloauth.Config{Username: "ana@example.com", Password: "wrong", AuthURL: recital.AuthURL()}
+	_, err := cfg.Token(context.Background())
+
+	var refused *oauth2.RetrieveError
+	if errors.As(err, &refused) && refused.Response.StatusCode == http.StatusUnauthorized {
+		fmt.Println("check the password:", err)
+	}
+	// Output: check the password: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password
+}
