@@ -2,6 +2,7 @@ package recitaloauth
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -35,7 +36,8 @@ const DefaultLoginTimeout = 30 * time.Second
 // changed meanwhile; [Config.TokenSource] takes a copy, so changing the
 // Config later does not affect a source already made.
 //
-// Formatting a Config with fmt or log/slog never shows the password.
+// Formatting a Config with fmt, log/slog or encoding/json never shows the
+// password.
 type Config struct {
 	// Username is the recital account's login, usually an e-mail address.
 	Username string
@@ -106,7 +108,11 @@ func (c Config) String() string {
 	b.WriteString("recitaloauth.Config{Username: ")
 	b.WriteString(quote(c.Username))
 	b.WriteString(", Password: ")
-	b.WriteString(redacted(c.Password))
+	if c.Password == "" {
+		b.WriteString(`""`)
+	} else {
+		b.WriteString(redactedText)
+	}
 	b.WriteString(", AuthURL: ")
 	b.WriteString(quote(c.AuthURL))
 	if c.LoginTimeout != 0 {
@@ -119,6 +125,16 @@ func (c Config) String() string {
 
 // GoString is String, so that %#v does not show the password either.
 func (c Config) GoString() string { return c.String() }
+
+// MarshalJSON writes c with its password redacted, so that a Config inside
+// a logged or dumped structure (log/slog's JSON handler marshals what has
+// no LogValue) does not leak it. Unmarshalling is unchanged: a Config can
+// still be read from a JSON file.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // without the methods, so no recursion
+	c.Password = redacted(c.Password)
+	return json.Marshal(plain(c))
+}
 
 // LogValue describes c to log/slog without its password.
 func (c Config) LogValue() slog.Value {

@@ -16,11 +16,11 @@ import (
 // redactedText stands where a secret would have been.
 const redactedText = "[redacted]"
 
-// redacted is what formatted output shows for a secret: whether it is set,
-// never what it is.
+// redacted is what output shows for a secret: whether it is set, never
+// what it is.
 func redacted(secret string) string {
 	if secret == "" {
-		return `""`
+		return ""
 	}
 	return redactedText
 }
