@@ -2,6 +2,7 @@ package recitaloauth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -62,27 +63,32 @@ type flight struct {
 }
 
 func newCachedSource(ctx context.Context, config *Config) *cachedSource {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	return &cachedSource{ctx: ctx, config: config}
 }
 
 // Token returns the cached token, a copy of the caller's own.
 func (s *cachedSource) Token() (*oauth2.Token, error) {
-	cred, err := s.credential()
+	cred, err := s.credential(context.Background())
 	if err != nil {
 		return nil, err
 	}
 	return cred.copyToken(), nil
 }
 
-func (s *cachedSource) credential() (*credential, error) {
+// credential is Token without the copy. A caller that must wait for a
+// login stops waiting when ctx ends (the login goes on for the others).
+func (s *cachedSource) credential(ctx context.Context) (*credential, error) {
 	if cred := s.current.Load(); cred != nil && time.Now().Before(cred.refreshAt) {
 		return cred, nil
 	}
-	return s.refresh()
+	return s.refresh(ctx)
 }
 
 // refresh is the slow path: the token is missing or getting old.
-func (s *cachedSource) refresh() (*credential, error) {
+func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 	s.mu.Lock()
 	now := time.Now()
 	if cred := s.current.Load(); cred != nil && now.Before(cred.hardLimit) {
@@ -102,8 +108,12 @@ func (s *cachedSource) refresh() (*credential, error) {
 		f = s.startLogin()
 	}
 	s.mu.Unlock()
-	<-f.done
-	return f.cred, f.err
+	select {
+	case <-f.done:
+		return f.cred, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("recitaloauth: gave up waiting for the login: %w", context.Cause(ctx))
+	}
 }
 
 // startLogin starts a login in its own goroutine, so that callers who do

@@ -1,6 +1,7 @@
 package recitaloauth
 
 import (
+	"context"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -32,7 +33,8 @@ func (c *credential) copyToken() *oauth2.Token {
 // credentialSource is what the transport needs from a token source: a
 // credential, and a way to report that the server refused one.
 type credentialSource interface {
-	credential() (*credential, error)
+	// credential returns the credential to use now; ctx bounds a wait.
+	credential(ctx context.Context) (*credential, error)
 
 	// rejected reports that a request sent with c got 401. It returns
 	// whether a retry with a new credential may succeed.
@@ -44,7 +46,7 @@ type credentialSource interface {
 // would.
 type reuseSource struct{ src oauth2.TokenSource }
 
-func (r reuseSource) credential() (*credential, error) {
+func (r reuseSource) credential(context.Context) (*credential, error) {
 	tok, err := r.src.Token()
 	if err != nil {
 		return nil, err

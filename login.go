@@ -34,6 +34,9 @@ const userAgent = "recitaloauth (+https://github.com/seed9ffb1f9c/recitaloauth)"
 // login is one login: up to maxLoginAttempts POSTs to the AuthURL, all
 // within the login timeout.
 func (c *Config) login(ctx context.Context) (*oauth2.Token, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	authURL, err := c.checkLogin()
 	if err != nil {
 		return nil, err

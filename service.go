@@ -1,6 +1,7 @@
 package recitaloauth
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -35,7 +36,9 @@ func (s *serviceTokenSource) Token() (*oauth2.Token, error) {
 	return s.cred.copyToken(), nil
 }
 
-func (s *serviceTokenSource) credential() (*credential, error) { return s.cred, s.err }
+func (s *serviceTokenSource) credential(context.Context) (*credential, error) {
+	return s.cred, s.err
+}
 
 // rejected is always false: a refused service token stays refused, so
 // trying again would only repeat the 401.

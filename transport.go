@@ -74,7 +74,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, errNoSource
 	}
-	cred, err := t.source.credential()
+	cred, err := t.source.credential(req.Context())
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -87,7 +87,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return resp, nil
 	}
-	if cred, err = t.source.credential(); err != nil {
+	if cred, err = t.source.credential(req.Context()); err != nil {
 		closeBody(retry)
 		return resp, nil
 	}

@@ -429,3 +429,30 @@ func TestRequestUnchanged(t *testing.T) {
 		t.Error("the caller's request was changed")
 	}
 }
+
+// TestRequestStopsWaitingForLogin: a request whose context ends while it
+// waits for a slow login gives up then; the login goes on for the others.
+func TestRequestStopsWaitingForLogin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apiRefusing{login: newLoginServer()}
+		api.login.delay = 10 * time.Second
+		cfg := testConfig()
+		cfg.AuthURL = "http://127.0.0.1/login/"
+		client := cfg.Client(withHandler(api))
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://127.0.0.1/api/", nil)
+		start := time.Now()
+		_, err := client.Do(req)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Second {
+			t.Errorf("after %v: err = %v, want context.DeadlineExceeded after 1s", time.Since(start), err)
+		}
+		if got := getStatus(t, client, "http://127.0.0.1/api/"); got != 200 {
+			t.Errorf("next request: %d, want 200", got)
+		}
+		if n, waited := api.login.count(), time.Since(start); n != 1 || waited != 10*time.Second {
+			t.Errorf("%d logins, done after %v; want 1 login, done after 10s", n, waited)
+		}
+	})
+}
