@@ -71,7 +71,10 @@ func newCachedSource(ctx context.Context, config *Config) *cachedSource {
 
 // Token returns the cached token, a copy of the caller's own.
 func (s *cachedSource) Token() (*oauth2.Token, error) {
-	cred, err := s.credential(context.Background())
+	if cred := s.current.Load(); cred != nil && time.Now().Before(cred.refreshAt) {
+		return cred.copyToken(), nil // the fast path of credential, inlined
+	}
+	cred, err := s.refresh(context.Background())
 	if err != nil {
 		return nil, err
 	}
