@@ -16,9 +16,11 @@
 // [DefaultTokenLifetime]. [Config.TokenSource] caches the token and logs in
 // again before it expires; [Config.Client] is an HTTP client on top of it.
 //
-// [DefaultTokenSource] picks the mode from the environment:
-// RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD (with
-// RECITAL_AUTH_URL when set).
+// [DefaultTokenSource] picks the mode from the environment: RECITAL_API_TOKEN
+// (which wins when both are set), else RECITAL_USERNAME and RECITAL_PASSWORD,
+// with RECITAL_AUTH_URL when set. Empty variables count as unset. The
+// recitaltoken command (cmd/recitaltoken) prints a token from the same
+// variables for shell scripts.
 //
 // # How refresh works
 //

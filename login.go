@@ -68,14 +68,23 @@ func (c *Config) checkLogin() (string, error) {
 		return "", errors.New("recitaloauth: Config.Password is empty")
 	}
 	authURL := c.authURL()
-	u, err := url.Parse(authURL)
-	if err != nil || u.Host == "" {
-		return "", errors.New("recitaloauth: Config.AuthURL is not an absolute URL")
-	}
-	if err := checkTransport(u); err != nil {
+	if err := checkAuthURL(authURL, "Config.AuthURL"); err != nil {
 		return "", err
 	}
 	return authURL, nil
+}
+
+// checkAuthURL refuses a login URL that is not absolute, or would carry the
+// password in clear text. name is where the URL came from, for the message.
+func checkAuthURL(authURL, name string) error {
+	u, err := url.Parse(authURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("recitaloauth: %s is not an absolute URL", name)
+	}
+	if err := checkTransport(u); err != nil {
+		return fmt.Errorf("recitaloauth: %s: %s", name, strings.TrimPrefix(err.Error(), "recitaloauth: "))
+	}
+	return nil
 }
 
 // attempt makes one POST. On failure, pause says whether to retry: -1

@@ -377,10 +377,10 @@ func TestConfigErrors(t *testing.T) {
 		{"no password", Config{Username: "u"}, "recitaloauth: Config.Password is empty"},
 		{"relative URL", Config{Username: "u", Password: "p", AuthURL: "/login"}, "recitaloauth: Config.AuthURL is not an absolute URL"},
 		{"http to another host", Config{Username: "u", Password: "p", AuthURL: "http://auth.example.com/login/"},
-			"recitaloauth: refusing to send credentials in clear text to http://auth.example.com: use https"},
+			"recitaloauth: Config.AuthURL: refusing to send credentials in clear text to http://auth.example.com: use https"},
 		{"http to a private address", Config{Username: "u", Password: "p", AuthURL: "http://10.0.0.1:8080/login/"},
-			"recitaloauth: refusing to send credentials in clear text to http://10.0.0.1:8080: use https"},
-		{"ftp", Config{Username: "u", Password: "p", AuthURL: "ftp://example.com/"}, `recitaloauth: unsupported URL scheme "ftp": use https`},
+			"recitaloauth: Config.AuthURL: refusing to send credentials in clear text to http://10.0.0.1:8080: use https"},
+		{"ftp", Config{Username: "u", Password: "p", AuthURL: "ftp://example.com/"}, `recitaloauth: Config.AuthURL: unsupported URL scheme "ftp": use https`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
