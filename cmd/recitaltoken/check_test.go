@@ -1,0 +1,135 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
+)
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	const service = "service-token-0123456789"
+	tests := []struct {
+		name  string
+		setup func(*fixture) // before the -check run
+		want  func(*fixture) result
+		// wantLogins counts those of setup too.
+		wantLogins int
+		// wantCached: a token file is left that spares the next run a login.
+		wantCached bool
+	}{
+		{
+			name:       "password",
+			want:       ok,
+			wantLogins: 1,
+			wantCached: true,
+		},
+		{
+			name:       "cached token",
+			setup:      func(f *fixture) { f.token() },
+			want:       ok,
+			wantLogins: 1,
+			wantCached: true,
+		},
+		{
+			name: "cached token revoked",
+			setup: func(f *fixture) {
+				f.server.Revoke(f.token())
+			},
+			want:       ok, // one new login replaces it
+			wantLogins: 2,
+			wantCached: true,
+		},
+		{
+			name: "service token",
+			setup: func(f *fixture) {
+				f.server.AddServiceToken(service)
+				f.env["RECITAL_API_TOKEN"] = service
+			},
+			want: ok,
+		},
+		{
+			name: "service token revoked",
+			setup: func(f *fixture) {
+				f.server.AddServiceToken(service)
+				f.server.Revoke(service)
+				f.env["RECITAL_API_TOKEN"] = service
+			},
+			want: unauthorized,
+		},
+		{
+			name: "API refuses every token",
+			setup: func(f *fixture) {
+				f.token() // cached, then refused: dropped, and so is the new one
+				other := recitaltest.NewServer()
+				f.t.Cleanup(other.Close)
+				f.env["RECITAL_API_URL"] = other.APIURL()
+			},
+			want:       unauthorized,
+			wantLogins: 2,
+		},
+		{
+			name: "wrong password",
+			setup: func(f *fixture) {
+				f.env["RECITAL_PASSWORD"] = "Tr0ub4dor&3"
+			},
+			want: func(*fixture) result {
+				return result{Code: 1, Stderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n"}
+			},
+			wantLogins: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			if diff := cmp.Diff(tt.want(f), f.run("", "-check")); diff != "" {
+				t.Errorf("recitaltoken -check (-want +got):\n%s", diff)
+			}
+			f.wantLogins(tt.wantLogins)
+
+			if !tt.wantCached {
+				if names := f.cacheFiles(); len(names) != 0 {
+					t.Errorf("cache directory holds %q, want no token kept", names)
+				}
+				return
+			}
+			token := f.token()
+			f.wantLogins(tt.wantLogins)
+			if status, _ := f.configUser(token); status != 200 {
+				t.Errorf("GET /config/ with the cached token: %d, want 200", status)
+			}
+		})
+	}
+}
+
+// ok and unauthorized are what -check says, on stderr only.
+func ok(f *fixture) result {
+	return result{Stderr: "recitaltoken: GET " + f.env["RECITAL_API_URL"] + "/config/: 200 OK\n"}
+}
+
+func unauthorized(f *fixture) result {
+	return result{Code: 1, Stderr: "recitaltoken: GET " + f.env["RECITAL_API_URL"] + "/config/: 401 Unauthorized: Not authenticated\n"}
+}
+
+func TestCheckAPIDown(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	down := recitaltest.NewServer()
+	f.env["RECITAL_API_URL"] = down.APIURL()
+	down.Close()
+
+	r := f.run("", "-check")
+	want := `recitaltoken: Get "` + f.env["RECITAL_API_URL"] + `/config/": `
+	if r.Code != 1 || r.Stdout != "" || !strings.HasPrefix(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, and one line starting %q", r.Code, r.Stdout, r.Stderr, want)
+	}
+	// The login worked: its token is kept.
+	f.token()
+	f.wantLogins(1)
+}
