@@ -1,12 +1,14 @@
 package recitaltest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log"
 	"net/http"
 	"net/url"
 
+	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 )
 
@@ -49,4 +51,27 @@ func Example() {
 	// Output:
 	// login: 200
 	// config: 200
+}
+
+// Example_recitaloauth tests code built on recitaloauth against the fake:
+// an outage at login is retried, and Logins counts what the client did.
+func Example_recitaloauth() {
+	s := recitaltest.NewServer()
+	defer s.Close()
+	s.AddUser("alice", "s3cret")
+	s.FailLogins(1, http.StatusServiceUnavailable, `{"detail":"maintenance"}`)
+
+	cfg := &recitaloauth.Config{Username: "alice", Password: "s3cret", AuthURL: s.AuthURL()}
+	client := cfg.Client(context.Background())
+	res, err := client.Get(s.APIURL() + "/config/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	res.Body.Close()
+	fmt.Println("config:", res.StatusCode)
+	fmt.Println("login attempts:", s.Logins())
+
+	// Output:
+	// config: 200
+	// login attempts: 2
 }
