@@ -133,18 +133,26 @@ const maxErrorBody = 1 << 10
 
 // refused makes the error for a non-2xx answer: the status, and FastAPI's
 // detail when the server gave one, scrubbed of the password it may echo.
+// The status line is rebuilt from the code: its reason phrase is the
+// server's free text, as hostile as the body.
 func refused(resp *http.Response, body []byte, password string) error {
-	body = scrub(body, password)
+	resp.Status = fmt.Sprintf("%03d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		msg = "recitaloauth: login answered " + resp.Status + ": redirects are not followed"
 	}
-	var fields map[string]any
-	if json.Unmarshal(body, &fields) == nil {
-		if detail := detailOf(fields, password); detail != "" {
-			msg += ": " + detail
+	var answer any
+	if json.Unmarshal(body, &answer) == nil {
+		if scrubbed, changed := scrubJSON(answer, password); changed {
+			body, _ = json.Marshal(scrubbed) // what was just decoded always encodes
+		}
+		if fields, ok := answer.(map[string]any); ok {
+			if detail := detailOf(fields, password); detail != "" {
+				msg += ": " + detail
+			}
 		}
 	}
+	body = scrub(body, password)
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}

@@ -3,6 +3,7 @@ package recitaloauth
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -132,6 +133,16 @@ func (s *cachedSource) startLogin() *flight {
 func (s *cachedSource) run(f *flight) {
 	started := time.Now()
 	tok, err := s.config.login(s.ctx)
+	var cred *credential
+	if err == nil {
+		cred = cachedCredential(tok, started)
+		if !time.Now().Before(cred.hardLimit) {
+			// Handing it out would make every caller log in again at once:
+			// a failure, with its back-off.
+			err = fmt.Errorf("recitaloauth: the login's token expired before the login ended (it lives %v)",
+				tok.Expiry.Sub(started).Round(time.Millisecond))
+		}
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,8 +159,8 @@ func (s *cachedSource) run(f *flight) {
 		}
 		return
 	}
-	f.cred = cachedCredential(tok, started)
-	s.current.Store(f.cred)
+	f.cred = cred
+	s.current.Store(cred)
 	s.failures, s.failure, s.retryAt = 0, nil, time.Time{}
 }
 
@@ -200,6 +211,9 @@ func (s *cachedSource) String() string {
 
 // GoString keeps the password and tokens out of fmt's %#v.
 func (s *cachedSource) GoString() string { return s.String() }
+
+// Format keeps the password and tokens out of every other fmt verb.
+func (s *cachedSource) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }
 
 // LogValue keeps the password and tokens out of log/slog output.
 func (s *cachedSource) LogValue() slog.Value { return s.config.LogValue() }

@@ -134,9 +134,11 @@ func TestRefreshTimeline(t *testing.T) {
 				}
 				expiry := start.Add(tt.lifetime)
 
-				// The background login will take an hour: the old token is
-				// served until the hard limit, then callers wait for the new.
-				login.set(func(s *loginServer) { s.delay = time.Hour })
+				// The background login takes half the lifetime, past the
+				// hard limit: the old token is served until then, and then
+				// callers wait for the new one.
+				delay := tt.lifetime / 2
+				login.set(func(s *loginServer) { s.delay = delay })
 				time.Sleep(time.Until(expiry.Add(-tt.refresh)) + time.Millisecond)
 				loginStarted := time.Now()
 				if tok, waited, _ := tokenAt(t, src); tok != "token-1" || waited != 0 {
@@ -147,7 +149,7 @@ func TestRefreshTimeline(t *testing.T) {
 					t.Fatalf("just before the hard limit: got %s after %v, want token-1 at once", tok, waited)
 				}
 				time.Sleep(time.Millisecond)
-				wantWait := time.Until(loginStarted.Add(time.Hour))
+				wantWait := time.Until(loginStarted.Add(delay))
 				tok, waited, err := tokenAt(t, src)
 				if err != nil || tok != "token-2" {
 					t.Fatalf("at the hard limit: got %q, %v; want token-2", tok, err)
@@ -328,5 +330,25 @@ func TestIdleSourceCostsNothing(t *testing.T) {
 		}
 		// synctest.Test fails if a goroutine of the bubble is still running
 		// or blocked when the function returns.
+	})
+}
+
+// TestTokenExpiredOnArrival: a token that expires before its login ends
+// (a login slower than the token's lifetime) is a failed login, with its
+// back-off, not a token that sends every caller to log in again at once.
+func TestTokenExpiredOnArrival(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login := newLoginServer()
+		login.delay, login.expiresIn = 2*time.Second, 1
+		src := newTestSource(login)
+		want := "recitaloauth: the login's token expired before the login ended (it lives 1s)"
+		for i := range 3 {
+			if _, err := src.Token(); err == nil || err.Error() != want {
+				t.Fatalf("call %d: err = %v, want %q", i, err, want)
+			}
+		}
+		if n := login.count(); n != 1 {
+			t.Errorf("%d logins, want 1 (then the back-off)", n)
+		}
 	})
 }

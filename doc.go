@@ -51,9 +51,11 @@
 //
 // [NewClient] adds what [oauth2.Transport] lacks: a token the server refuses
 // with 401 (revoked, bound to another IP address) is replaced by one new
-// login and the request sent again; the token goes only to the host the
-// caller asked for, not to another host it is redirected to; and a request
-// in clear text to a host that is not loopback is refused.
+// login and the request sent again (unless the token is only seconds old:
+// a server refusing even fresh tokens gets at most one login per gap, from
+// 1 s doubling to 1 min); the token goes only to the host the caller asked
+// for, not to another host it is redirected to; and a request in clear text
+// to a host that is not loopback is refused.
 //
 // # Errors
 //
@@ -65,11 +67,12 @@
 //
 //	recitaloauth: login refused: 401 Unauthorized: Incorrect username or password
 //
-// A 2xx answer without a usable access_token, a redirect (the login never
-// follows one), an answer over 1 MiB, or a login URL in clear text to a host
-// that is not loopback are plain errors. No error, and no fmt or log/slog
-// output of a [Config] or of a source, ever holds the password or a token;
-// a password the server echoes back is scrubbed.
+// A redirect is such an error too: the login never follows one. A 2xx
+// answer without a usable access_token, an answer over 1 MiB, or a login URL
+// in clear text to a host that is not loopback are plain errors. No error,
+// and no fmt, log/slog or JSON output of a [Config] or of a source, ever
+// holds the password or a token; a password the server echoes back is
+// scrubbed.
 //
 // # HTTP client
 //

@@ -146,7 +146,7 @@ func retryAfter(resp *http.Response) time.Duration {
 	}
 	var wait time.Duration
 	if seconds, err := strconv.Atoi(value); err == nil {
-		wait = time.Duration(seconds) * time.Second
+		wait = time.Duration(min(seconds, 3600)) * time.Second // no overflow
 	} else if when, err := http.ParseTime(value); err == nil {
 		wait = time.Until(when)
 	} else {

@@ -3,6 +3,8 @@ package recitaloauth
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -37,7 +39,10 @@ const DefaultLoginTimeout = 30 * time.Second
 // Config later does not affect a source already made.
 //
 // Formatting a Config with fmt, log/slog or encoding/json never shows the
-// password.
+// password. The ways around that are a %p of a Config value (go vet reports
+// it) and a Config held by value in an unexported field of another struct,
+// which fmt prints field by field without asking the Config: hold a
+// *Config there instead.
 type Config struct {
 	// Username is the recital account's login, usually an e-mail address.
 	Username string
@@ -125,6 +130,10 @@ func (c Config) String() string {
 
 // GoString is String, so that %#v does not show the password either.
 func (c Config) GoString() string { return c.String() }
+
+// Format writes String for every verb, so that no verb (%d, %x, ...) makes
+// fmt print the fields one by one, password included.
+func (c Config) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
 
 // MarshalJSON writes c with its password redacted, so that a Config inside
 // a logged or dumped structure (log/slog's JSON handler marshals what has

@@ -198,6 +198,12 @@ func TestLoginErrors(t *testing.T) {
 			result{"recitaloauth: login refused: 500 Internal Server Error", 500, 3}},
 		{"503 with short Retry-After, retried", 503, map[string]string{"Retry-After": "2"}, `{"detail":"busy"}`,
 			result{"recitaloauth: login refused: 503 Service Unavailable: busy", 503, 3}},
+		{"504 retried", 504, nil, ``,
+			result{"recitaloauth: login refused: 504 Gateway Timeout", 504, 3}},
+		{"429 with short Retry-After, retried", 429, map[string]string{"Retry-After": "1"}, ``,
+			result{"recitaloauth: login refused: 429 Too Many Requests", 429, 3}},
+		{"501 not retried", 501, nil, ``,
+			result{"recitaloauth: login refused: 501 Not Implemented", 501, 1}},
 		{"429 with long Retry-After, not retried", 429, map[string]string{"Retry-After": "120"}, `{"detail":"slow down"}`,
 			result{"recitaloauth: login refused: 429 Too Many Requests: slow down", 429, 1}},
 		{"302 not followed", 302, map[string]string{"Location": "https://elsewhere.example/"}, ``,
@@ -410,5 +416,83 @@ func TestLoopbackAllowed(t *testing.T) {
 		if got := isLoopback(host); got != want {
 			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
 		}
+	}
+}
+
+// TestLoginRetriesTransient: network errors, a client timeout and a
+// Retry-After given as a date are retried within one login.
+func TestLoginRetriesTransient(t *testing.T) {
+	ok := func(w http.ResponseWriter) { io.WriteString(w, `{"access_token":"abc"}`) }
+	tests := []struct {
+		name         string
+		first        func(w http.ResponseWriter, r *http.Request) error // the first attempt
+		clientWait   time.Duration                                      // http.Client.Timeout; 0: none
+		wantAttempts int
+		wantSecond   time.Duration // when the second attempt came; 0: any time
+	}{
+		{"connection reset", func(http.ResponseWriter, *http.Request) error { return errors.New("connection reset by peer") }, 0, 2, 0},
+		{"client timeout", func(w http.ResponseWriter, r *http.Request) error {
+			<-r.Context().Done()
+			return r.Context().Err()
+		}, 5 * time.Second, 2, 0},
+		{"Retry-After as a date", func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Retry-After", time.Now().Add(4*time.Second).UTC().Format(http.TimeFormat))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return nil
+		}, 0, 2, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				var attempts []time.Duration
+				handler := inMemory{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ok(w) })}
+				client := &http.Client{Timeout: tt.clientWait, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					attempts = append(attempts, time.Since(start))
+					if len(attempts) > 1 {
+						return handler.RoundTrip(r)
+					}
+					rec := httptest.NewRecorder()
+					if err := tt.first(rec, r); err != nil {
+						return nil, err
+					}
+					resp := rec.Result()
+					resp.Request = r
+					return resp, nil
+				})}
+				tok, err := testConfig().Token(context.WithValue(context.Background(), oauth2.HTTPClient, client))
+				if err != nil || tok.AccessToken != "abc" {
+					t.Fatalf("Token = %v, %v; want abc", tok, err)
+				}
+				if len(attempts) != tt.wantAttempts {
+					t.Errorf("%d attempts, want %d", len(attempts), tt.wantAttempts)
+				}
+				if tt.wantSecond != 0 && attempts[1] != tt.wantSecond {
+					t.Errorf("second attempt at %v, want %v", attempts[1], tt.wantSecond)
+				}
+			})
+		})
+	}
+}
+
+// TestHostileStatusLine: the reason phrase is the server's free text; the
+// message and RetrieveError use the status code's own text instead.
+func TestHostileStatusLine(t *testing.T) {
+	const password = "hunter2-password"
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{
+			Status:     "401 bad password " + password + " \x1b[31m" + strings.Repeat("A", 5000),
+			StatusCode: 401, Body: io.NopCloser(strings.NewReader(`{"detail":"no"}`)), Request: r,
+		}, nil
+	})}
+	cfg := testConfig()
+	cfg.Password = password
+	_, err := cfg.Token(context.WithValue(context.Background(), oauth2.HTTPClient, client))
+	if want := "recitaloauth: login refused: 401 Unauthorized: no"; err == nil || err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || strings.Contains(re.Error(), password) || len(re.Error()) > 200 {
+		t.Errorf("RetrieveError.Error() = %q, want it short and without the password", re.Error())
 	}
 }

@@ -27,9 +27,41 @@ func redacted(secret string) string {
 
 func quote(s string) string { return strconv.Quote(s) }
 
+// scrubJSON replaces the password in every string and key of a decoded JSON
+// value, whatever escapes spelled it in the answer. It reports whether it
+// replaced anything, so that an answer without the password is kept as
+// the server wrote it.
+func scrubJSON(value any, password string) (any, bool) {
+	switch v := value.(type) {
+	case string:
+		scrubbed := scrubString(v, password)
+		return scrubbed, scrubbed != v
+	case []any:
+		changed := false
+		for i, item := range v {
+			var c bool
+			v[i], c = scrubJSON(item, password)
+			changed = changed || c
+		}
+		return v, changed
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		changed := false
+		for key, item := range v {
+			scrubbedKey, keyChanged := scrubJSON(key, password)
+			scrubbedItem, itemChanged := scrubJSON(item, password)
+			out[scrubbedKey.(string)] = scrubbedItem
+			changed = changed || keyChanged || itemChanged
+		}
+		return out, changed
+	}
+	return value, false
+}
+
 // scrub replaces in body every spelling of the password a server could echo
 // back: FastAPI's 422 answers repeat the input, as JSON (with or without
-// \u escapes) or as it came (form-encoded).
+// \u escapes) or as it came (form-encoded). It is the net under scrubJSON,
+// for answers that are not JSON.
 func scrub(body []byte, password string) []byte {
 	for _, spelling := range spellings(password) {
 		body = bytes.ReplaceAll(body, []byte(spelling), []byte(redactedText))
@@ -90,7 +122,7 @@ func asciiJSON(s string) string {
 			b.WriteString(`\r`)
 		case r == '\t':
 			b.WriteString(`\t`)
-		case r < 0x20 || (r > 0x7e && r != 0x7f):
+		case r < 0x20 || r > 0x7e:
 			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
 				fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
 			} else {

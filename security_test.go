@@ -105,6 +105,7 @@ func TestEchoedPasswordScrubbed(t *testing.T) {
 		"JSON, plain":         `p\"a<s>s&w\\ord é€ 😀`,
 		"JSON, Python ASCII":  `p\"a<s>s&w\\ord \u00e9\u20ac \ud83d\ude00`,
 		"form-encoded":        `p%22a%3Cs%3Es%26w%5Cord+%C3%A9%E2%82%AC+%F0%9F%98%80`,
+		"JSON, odd escapes":   `\u0070\"a<s>s&w\\ord \u00E9\u20AC \uD83D\uDE00`,
 		"decoded into detail": "",
 	}
 	for name, spelling := range spellings {
@@ -163,7 +164,7 @@ func TestSecretsNotFormatted(t *testing.T) {
 	secrets := []string{password, serviceToken, "token-1"}
 	for name, value := range values {
 		var out bytes.Buffer
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%t"} {
 			fmt.Fprintf(&out, verb+"\n", value)
 		}
 		slog.New(slog.NewTextHandler(&out, nil)).Info("m", "v", value)

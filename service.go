@@ -3,6 +3,8 @@ package recitaloauth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -49,6 +51,9 @@ func (s *serviceTokenSource) String() string { return "recitaloauth.ServiceToken
 
 // GoString keeps the token out of fmt's %#v.
 func (s *serviceTokenSource) GoString() string { return s.String() }
+
+// Format keeps the token out of every other fmt verb.
+func (s *serviceTokenSource) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }
 
 // LogValue keeps the token out of log/slog output.
 func (s *serviceTokenSource) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -3,7 +3,6 @@ package recitaloauth
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -20,7 +19,11 @@ import (
 //     login replaces it for all the requests refused meanwhile, and the
 //     request is sent again once if its body can be replayed (no body, or
 //     GetBody set). Otherwise the 401 goes to the caller; a service token
-//     is never retried.
+//     is never retried. So that a server refusing even fresh tokens (bound
+//     to another IP address, say) does not get a login per request, a
+//     token refused sooner than a gap after its login is kept and the 401
+//     returned; the gap starts at 1 s and doubles up to 1 min while such
+//     refusals go on.
 //   - The token goes only to the host of the request the caller made and to
 //     its subdomains, net/http's own rule for an Authorization header the
 //     caller sets: a redirect to another host goes on without it.
@@ -67,7 +70,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	if req.Response != nil && !sameSite(originalRequest(req).URL, req.URL) {
+	if req.Response != nil && !sameSiteAsFirst(req) {
 		return t.send(req, nil)
 	}
 	if t.source == nil {
@@ -91,7 +94,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(retry)
 		return resp, nil
 	}
-	discard(resp)
+	resp.Body.Close() // not drained: a stalled 401 body must not hold the retry
 	return t.send(retry, cred)
 }
 
@@ -128,26 +131,25 @@ func (t *transport) send(req *http.Request, cred *credential) (*http.Response, e
 	return base.RoundTrip(out)
 }
 
-// originalRequest follows the redirect chain back to the request the
-// caller made.
-func originalRequest(req *http.Request) *http.Request {
-	for req.Response != nil && req.Response.Request != nil {
-		req = req.Response.Request
+// sameSiteAsFirst reports whether a redirected request goes to the host of
+// the request the caller made, or a subdomain of it. A chain it cannot
+// follow back (a base transport that leaves Response.Request unset) counts
+// as another site: the token is not sent on a guess.
+func sameSiteAsFirst(req *http.Request) bool {
+	first := req
+	for first.Response != nil {
+		if first.Response.Request == nil {
+			return false
+		}
+		first = first.Response.Request
 	}
-	return req
+	return sameSite(first.URL, req.URL)
 }
 
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
-}
-
-// discard drains a little of a response we drop, so that its connection
-// can be reused, and closes it.
-func discard(resp *http.Response) {
-	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
-	resp.Body.Close()
 }
 
 // sameSite reports whether dest is initial's host or one of its

@@ -456,3 +456,26 @@ func TestRequestStopsWaitingForLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestRedirectChainUnknown: a base transport that leaves Response.Request
+// unset hides where the chain began; the token is then not sent on a
+// guess.
+func TestRedirectChainUnknown(t *testing.T) {
+	var gotAuth []string
+	base := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		gotAuth = append(gotAuth, r.URL.Host+" "+r.Header.Get("Authorization"))
+		resp := &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}
+		if r.URL.Host == "api.example.com" {
+			resp.StatusCode = http.StatusFound
+			resp.Header.Set("Location", "https://evil.example/")
+		}
+		return resp, nil // Request left unset
+	})}
+	client := NewClient(context.WithValue(context.Background(), oauth2.HTTPClient, base), ServiceTokenSource("svc"))
+	if got := getStatus(t, client, "https://api.example.com/"); got != 200 {
+		t.Fatalf("status %d, want 200", got)
+	}
+	if diff := cmp.Diff([]string{"api.example.com Bearer svc", "evil.example "}, gotAuth); diff != "" {
+		t.Errorf("Authorization per hop mismatch (-want +got):\n%s", diff)
+	}
+}

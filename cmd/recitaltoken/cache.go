@@ -158,6 +158,9 @@ func (e *cacheEntry) store(tok *oauth2.Token) error {
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		return err
 	}
+	if err := os.Chmod(e.dir, 0o700); err != nil { // MkdirAll leaves an old directory as it was
+		return err
+	}
 	return writeAtomic(e.path, data)
 }
 

@@ -442,3 +442,27 @@ func TestReadPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheDirTightened: a cache directory that already exists with looser
+// permissions is made private before a token goes into it.
+func TestCacheDirTightened(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	t.Parallel()
+	f := newFixture(t)
+	if err := os.MkdirAll(f.cacheDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(f.cacheDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.token()
+	info, err := os.Stat(f.cacheDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode().Perm(); got != 0o700 {
+		t.Errorf("cache directory mode %v, want 0700", got)
+	}
+}

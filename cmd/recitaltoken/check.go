@@ -95,7 +95,8 @@ func getConfig(ctx context.Context, target string, tok *oauth2.Token) (status st
 		return "", 0, err
 	}
 	defer resp.Body.Close()
-	status = resp.Status
+	// Rebuilt from the code: the reason phrase is the server's free text.
+	status = fmt.Sprintf("%03d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if detail := detailOf(body, tok.AccessToken); detail != "" {
