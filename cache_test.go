@@ -352,3 +352,33 @@ func TestTokenExpiredOnArrival(t *testing.T) {
 		}
 	})
 }
+
+// TestSingleFlightOverSockets is TestSingleFlight against recitaltest over
+// real sockets: 200 goroutines on a cold source, one login.
+func TestSingleFlightOverSockets(t *testing.T) {
+	srv, cfg := newRecital(t)
+	srv.SetLoginDelay(100 * time.Millisecond)
+	src := cfg.TokenSource(context.Background())
+	const callers = 200
+	tokens := make([]string, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			tok, err := src.Token()
+			if err != nil {
+				t.Errorf("Token: %v", err)
+				return
+			}
+			tokens[i] = tok.AccessToken
+		})
+	}
+	wg.Wait()
+	if n := srv.Logins(); n != 1 {
+		t.Errorf("%d goroutines made %d logins, want 1", callers, n)
+	}
+	for i, tok := range tokens {
+		if tok == "" || tok != tokens[0] {
+			t.Fatalf("caller %d got %q, caller 0 %q: want one token for all", i, tok, tokens[0])
+		}
+	}
+}

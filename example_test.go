@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"os"
 
 	"golang.org/x/oauth2"
 
@@ -116,4 +117,35 @@ func ExampleConfig_Token_refused() {
 		fmt.Println("check the password:", err)
 	}
 	// Output: check the password: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password
+}
+
+// DefaultTokenSource takes the credentials from the environment, as a
+// program run by a CI job or in a container would. Here the variables are
+// set by the example itself.
+func ExampleDefaultTokenSource() {
+	recital := recitaltest.NewServer()
+	defer recital.Close()
+	recital.AddUser("ana@example.com", "correct horse")
+	for name, value := range map[string]string{
+		"RECITAL_API_TOKEN": "", // empty counts as unset; set, it would win
+		"RECITAL_USERNAME":  "ana@example.com",
+		"RECITAL_PASSWORD":  "correct horse",
+		"RECITAL_AUTH_URL":  recital.AuthURL(),
+	} {
+		os.Setenv(name, value)
+		defer os.Unsetenv(name)
+	}
+
+	ctx := context.Background()
+	src, err := recitaloauth.DefaultTokenSource(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := recitaloauth.NewClient(ctx, src).Get(recital.APIURL() + "/config/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status)
+	// Output: 200 OK
 }
