@@ -77,7 +77,8 @@ func (c *Config) Token(ctx context.Context) (*oauth2.Token, error) {
 // TokenSource returns a source that logs in on first use, hands out the
 // cached token, and logs in again in the background before the token
 // expires; the package documentation describes when. It is safe for
-// concurrent use: any number of concurrent callers share one login.
+// concurrent use: any number of concurrent callers share one login. Each
+// call makes a new, empty cache: make the source once and share it.
 //
 // ctx is used for every login the source makes: its HTTP client (see
 // [Config.Token]) and its cancellation. Once ctx is done, logins fail.
@@ -88,7 +89,9 @@ func (c *Config) TokenSource(ctx context.Context) oauth2.TokenSource {
 
 // Client returns an HTTP client that authenticates every request with a
 // token from c.TokenSource(ctx). It is NewClient(ctx, c.TokenSource(ctx)):
-// see [NewClient] for what it adds to [oauth2.NewClient].
+// see [NewClient] for what it adds to [oauth2.NewClient]. Make it once and
+// share it: each call has a cache of its own, so a client per request
+// would be a login per request.
 func (c *Config) Client(ctx context.Context) *http.Client {
 	return NewClient(ctx, c.TokenSource(ctx))
 }
