@@ -92,20 +92,27 @@ func cachedSources(b *testing.B) (ours, theirs oauth2.TokenSource) {
 	return ours, theirs
 }
 
+// side is one side of a comparison: ours, or oauth2's.
+type side[T any] struct {
+	name string
+	of   T
+}
+
+func bothSides[T any](ours, theirs T) []side[T] {
+	return []side[T]{{"recitaloauth", ours}, {"oauth2", theirs}}
+}
+
 // BenchmarkTokenCached is Token on a warm source from one goroutine. The
 // claim: within 1.5× of ReuseTokenSource's time, at most one allocation
 // (ours hands out a copy, since ReuseTokenSource writes into the tokens it
 // gets; oauth2 hands out its own cached token).
 func BenchmarkTokenCached(b *testing.B) {
 	ours, theirs := cachedSources(b)
-	for _, side := range []struct {
-		name string
-		src  oauth2.TokenSource
-	}{{"recitaloauth", ours}, {"oauth2", theirs}} {
+	for _, side := range bothSides(ours, theirs) {
 		b.Run(side.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := side.src.Token(); err != nil {
+				if _, err := side.of.Token(); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -117,15 +124,12 @@ func BenchmarkTokenCached(b *testing.B) {
 // goroutines at once: ours is an atomic load, oauth2's a mutex.
 func BenchmarkTokenCachedParallel(b *testing.B) {
 	ours, theirs := cachedSources(b)
-	for _, side := range []struct {
-		name string
-		src  oauth2.TokenSource
-	}{{"recitaloauth", ours}, {"oauth2", theirs}} {
+	for _, side := range bothSides(ours, theirs) {
 		b.Run(side.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := side.src.Token(); err != nil {
+					if _, err := side.of.Token(); err != nil {
 						b.Error(err)
 						return
 					}
@@ -173,10 +177,7 @@ func benchGet(client *http.Client, req *http.Request) error {
 // more time and no more allocations.
 func BenchmarkRequest(b *testing.B) {
 	ours, theirs := requestClients(b)
-	for _, side := range []struct {
-		name   string
-		client *http.Client
-	}{{"recitaloauth", ours}, {"oauth2", theirs}} {
+	for _, side := range bothSides(ours, theirs) {
 		b.Run(side.name, func(b *testing.B) {
 			req, err := http.NewRequest(http.MethodGet, benchAPIURL, nil)
 			if err != nil {
@@ -184,7 +185,7 @@ func BenchmarkRequest(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := benchGet(side.client, req); err != nil {
+				if err := benchGet(side.of, req); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -195,10 +196,7 @@ func BenchmarkRequest(b *testing.B) {
 // BenchmarkRequestParallel is BenchmarkRequest from GOMAXPROCS goroutines.
 func BenchmarkRequestParallel(b *testing.B) {
 	ours, theirs := requestClients(b)
-	for _, side := range []struct {
-		name   string
-		client *http.Client
-	}{{"recitaloauth", ours}, {"oauth2", theirs}} {
+	for _, side := range bothSides(ours, theirs) {
 		b.Run(side.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
@@ -208,7 +206,7 @@ func BenchmarkRequestParallel(b *testing.B) {
 					return
 				}
 				for pb.Next() {
-					if err := benchGet(side.client, req); err != nil {
+					if err := benchGet(side.of, req); err != nil {
 						b.Error(err)
 						return
 					}
