@@ -164,6 +164,24 @@ func (e *cacheEntry) store(tok *oauth2.Token) error {
 	return writeAtomic(e.path, data)
 }
 
+// lock takes the cache directory's lock, so that runs started together
+// log in once between them, and returns its release. It is best effort: a
+// lock that cannot be taken costs a login, never the run.
+func (e *cacheEntry) lock() (unlock func()) {
+	if err := os.MkdirAll(e.dir, 0o700); err != nil {
+		return func() {}
+	}
+	f, err := os.OpenFile(filepath.Join(e.dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return func() {}
+	}
+	if !lockFile(f) {
+		f.Close()
+		return func() {}
+	}
+	return func() { f.Close() } // closing releases the lock
+}
+
 // remove deletes the cache file, if there is one.
 func (e *cacheEntry) remove() error {
 	if err := os.Remove(e.path); err != nil && !os.IsNotExist(err) {
@@ -194,7 +212,7 @@ func readPrivate(path string) ([]byte, bool) {
 	if err != nil || !named.Mode().IsRegular() {
 		return nil, false // missing, a symbolic link, a directory, a pipe...
 	}
-	f, err := os.Open(path)
+	f, err := openNoFollow(path)
 	if err != nil {
 		return nil, false
 	}

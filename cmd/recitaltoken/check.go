@@ -47,7 +47,7 @@ func isLoopback(host string) bool {
 // stderr. A cached token the server refuses with 401 (revoked, or bound to
 // another IP address) is dropped and replaced by one login, so that -check
 // tells whether the credentials work, not whether an old token still
-// does. A new token is cached unless the server refused it too.
+// does. A token the server refused is never left in the cache.
 func (s *session) check(ctx context.Context, target string) int {
 	tok, fromCache, err := s.token()
 	if err != nil {
@@ -57,15 +57,14 @@ func (s *session) check(ctx context.Context, target string) int {
 	status, code, err := getConfig(ctx, target, tok)
 	if err == nil && code == http.StatusUnauthorized && fromCache {
 		s.forget()
-		if tok, err = s.source.Token(); err != nil {
+		if tok, _, err = s.token(); err != nil {
 			fmt.Fprintln(s.stderr, message(err))
 			return exitFailure
 		}
-		fromCache = false
 		status, code, err = getConfig(ctx, target, tok)
 	}
-	if !fromCache && code != http.StatusUnauthorized {
-		s.save(tok)
+	if err == nil && code == http.StatusUnauthorized {
+		s.forget()
 	}
 	if err != nil {
 		fmt.Fprintln(s.stderr, message(err))

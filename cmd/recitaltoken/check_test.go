@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -71,6 +73,20 @@ func TestCheck(t *testing.T) {
 			wantLogins: 2,
 		},
 		{
+			name:       "API answers 500",
+			setup:      func(f *fixture) { f.env["RECITAL_API_URL"] = answering(f, http.StatusInternalServerError) },
+			want:       status("500 Internal Server Error"),
+			wantLogins: 1,
+			wantCached: true,
+		},
+		{
+			name:       "API answers 204",
+			setup:      func(f *fixture) { f.env["RECITAL_API_URL"] = answering(f, http.StatusNoContent) },
+			want:       status("204 No Content"),
+			wantLogins: 1,
+			wantCached: true,
+		},
+		{
 			name: "wrong password",
 			setup: func(f *fixture) {
 				f.env["RECITAL_PASSWORD"] = "Tr0ub4dor&3"
@@ -113,6 +129,21 @@ func ok(f *fixture) result {
 	return result{Stderr: "recitaltoken: GET " + f.env["RECITAL_API_URL"] + "/config/: 200 OK\n"}
 }
 
+// answering starts an API that answers every request with code, and
+// returns its base URL.
+func answering(f *fixture, code int) string {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }))
+	f.t.Cleanup(api.Close)
+	return api.URL + "/extract/api/v1"
+}
+
+// status is what -check says of an answer other than 200: exit 1.
+func status(text string) func(*fixture) result {
+	return func(f *fixture) result {
+		return result{Code: 1, Stderr: "recitaltoken: GET " + f.env["RECITAL_API_URL"] + "/config/: " + text + "\n"}
+	}
+}
+
 func unauthorized(f *fixture) result {
 	return result{Code: 1, Stderr: "recitaltoken: GET " + f.env["RECITAL_API_URL"] + "/config/: 401 Unauthorized: Not authenticated\n"}
 }
@@ -120,9 +151,7 @@ func unauthorized(f *fixture) result {
 func TestCheckAPIDown(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	down := recitaltest.NewServer()
-	f.env["RECITAL_API_URL"] = down.APIURL()
-	down.Close()
+	f.env["RECITAL_API_URL"] = "http://127.0.0.1:1/extract/api/v1" // nothing listens on port 1
 
 	r := f.run("", "-check")
 	want := `recitaltoken: Get "` + f.env["RECITAL_API_URL"] + `/config/": `

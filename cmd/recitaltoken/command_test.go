@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 )
 
 func TestPrintsToken(t *testing.T) {
@@ -130,9 +129,9 @@ func TestHelp(t *testing.T) {
 // says what is wrong and holds no secret (fixture.run checks that).
 func TestErrors(t *testing.T) {
 	t.Parallel()
-	down := recitaltest.NewServer()
-	downAuthURL := down.AuthURL()
-	down.Close()
+	// Port 1 (tcpmux) has no listener here: a closed server's port could be
+	// taken by another test's server meanwhile.
+	const downAuthURL = "http://127.0.0.1:1/auth/api/v1/login/?noAuth=true"
 
 	const noCredentials = "recitaltoken: no credentials in the environment: set RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD\n"
 	tests := []struct {

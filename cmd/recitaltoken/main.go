@@ -52,7 +52,9 @@
 // file is private to the user (mode 0600) and the token in it is encrypted
 // with a key derived from the password: a run with another password logs
 // in instead of reusing it. A damaged file, or one others may read, is
-// ignored and replaced. If the server refuses a cached token before its
+// ignored and replaced. Runs started together (xargs -P, make -j) take
+// turns with a lock file beside it, so that they log in once between them.
+// If the server refuses a cached token before its
 // expiry (revoked, or bound to another IP address), recitaltoken -check
 // drops it and logs in again.
 //
@@ -189,13 +191,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return s.check(ctx, checkURL)
 	}
 
-	tok, fromCache, err := s.token()
+	tok, _, err := s.token()
 	if err != nil {
 		fmt.Fprintln(stderr, message(err))
 		return exitFailure
-	}
-	if !fromCache {
-		s.save(tok)
 	}
 	if err := printToken(stdout, tok, opts.json); err != nil {
 		fmt.Fprintln(stderr, message(err))

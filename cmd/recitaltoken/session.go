@@ -71,14 +71,15 @@ func newSession(ctx context.Context, opts options, stdin io.Reader, stderr io.Wr
 
 // readPassword reads the first line of r, without its line ending.
 func readPassword(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine+1)).ReadString('\n')
-	switch {
-	case err != nil && err != io.EOF:
+	// Two bytes more than the longest password: room for "\r\n".
+	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine+2)).ReadString('\n')
+	if err != nil && err != io.EOF {
 		return "", fmt.Errorf("-password-stdin: %w", err)
-	case len(line) > maxPasswordLine:
-		return "", fmt.Errorf("-password-stdin: the first line is longer than %d bytes", maxPasswordLine)
 	}
 	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if len(line) > maxPasswordLine {
+		return "", fmt.Errorf("-password-stdin: the first line is longer than %d bytes", maxPasswordLine)
+	}
 	if line == "" {
 		return "", errors.New("-password-stdin: standard input holds no password")
 	}
@@ -86,14 +87,22 @@ func readPassword(r io.Reader) (string, error) {
 }
 
 // token returns the cached token if it has more than a minute to live,
-// else a new one from the source; fromCache says which.
+// else a new one from the source, which it caches; fromCache says which.
+// Runs started together (xargs -P, make -j) take turns: the first logs in,
+// the others find its token in the cache.
 func (s *session) token() (tok *oauth2.Token, fromCache bool, err error) {
-	if s.cache != nil {
-		if tok := s.cache.load(); tok != nil {
-			return tok, true, nil
-		}
+	if s.cache == nil {
+		tok, err = s.source.Token()
+		return tok, false, err
 	}
-	tok, err = s.source.Token()
+	unlock := s.cache.lock()
+	defer unlock()
+	if tok := s.cache.load(); tok != nil {
+		return tok, true, nil
+	}
+	if tok, err = s.source.Token(); err == nil {
+		s.save(tok)
+	}
 	return tok, false, err
 }
 
