@@ -128,7 +128,7 @@ func (e *loginError) Unwrap() error { return e.err }
 // maxDetail bounds the server's words in an error message.
 const maxDetail = 200
 
-// maxErrorBody bounds RetrieveError.Body and the detail in a message.
+// maxErrorBody bounds RetrieveError.Body.
 const maxErrorBody = 1 << 10
 
 // refused makes the error for a non-2xx answer: the status, and FastAPI's
@@ -136,7 +136,7 @@ const maxErrorBody = 1 << 10
 // The status line is rebuilt from the code: its reason phrase is the
 // server's free text, as hostile as the body.
 func refused(resp *http.Response, body []byte, password string) error {
-	resp.Status = fmt.Sprintf("%03d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	resp.Status = strings.TrimSpace(fmt.Sprintf("%03d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		msg = "recitaloauth: login answered " + resp.Status + ": redirects are not followed"

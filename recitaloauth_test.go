@@ -204,6 +204,8 @@ func TestLoginErrors(t *testing.T) {
 			result{"recitaloauth: login refused: 429 Too Many Requests", 429, 3}},
 		{"501 not retried", 501, nil, ``,
 			result{"recitaloauth: login refused: 501 Not Implemented", 501, 1}},
+		{"status without a name", 499, nil, ``,
+			result{"recitaloauth: login refused: 499", 499, 1}},
 		{"429 with long Retry-After, not retried", 429, map[string]string{"Retry-After": "120"}, `{"detail":"slow down"}`,
 			result{"recitaloauth: login refused: 429 Too Many Requests: slow down", 429, 1}},
 		{"302 not followed", 302, map[string]string{"Location": "https://elsewhere.example/"}, ``,
