@@ -49,7 +49,7 @@ func loginSource(ctx context.Context, cfg *Config) oauth2.TokenSource {
 // measure the clients and not the network: logins go to an in-memory
 // loginServer (an hour-long token), every other request gets 200 with no
 // body.
-type benchTransport struct{ login inMemory }
+type benchTransport struct{ login http.RoundTripper }
 
 func (t benchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Host == "auth.recital.invalid" {
@@ -72,7 +72,7 @@ func (t benchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // benchContext is a context whose HTTP client is benchTransport, for both
 // sides of a hot-path benchmark, and a Config that logs in through it.
 func benchContext() (context.Context, *Config) {
-	client := &http.Client{Transport: benchTransport{inMemory{newLoginServer()}}}
+	client := &http.Client{Transport: benchTransport{recitaltest.InMemoryTransport(newLoginServer())}}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
 	return ctx, &Config{Username: "ana@example.com", Password: "s3cret", AuthURL: benchAuthURL}
 }

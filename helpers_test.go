@@ -6,43 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"golang.org/x/oauth2"
 )
 
-// inMemory is an http.RoundTripper that calls a handler directly, so that
-// tests can run inside a testing/synctest bubble, where real sockets are not
-// allowed, and the handler's clock is the bubble's.
-type inMemory struct{ handler http.Handler }
-
-func (m inMemory) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	serverSide := *req // a server's request always has a Body
-	if serverSide.Body == nil {
-		serverSide.Body = http.NoBody
-	}
-	rec := httptest.NewRecorder()
-	m.handler.ServeHTTP(rec, &serverSide)
-	if req.Body != nil {
-		req.Body.Close()
-	}
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	resp := rec.Result()
-	resp.Request = req
-	return resp, nil
-}
-
 // withHandler returns a context whose HTTP client calls h in memory.
 func withHandler(h http.Handler) context.Context {
-	return context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: inMemory{h}})
+	return context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: recitaltest.InMemoryTransport(h)})
 }
 
 // loginServer is a scripted login endpoint: each login waits delay, then

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"golang.org/x/oauth2"
 )
 
@@ -448,7 +449,7 @@ func TestLoginRetriesTransient(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				var attempts []time.Duration
-				handler := inMemory{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ok(w) })}
+				handler := recitaltest.InMemoryTransport(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ok(w) }))
 				client := &http.Client{Timeout: tt.clientWait, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 					attempts = append(attempts, time.Since(start))
 					if len(attempts) > 1 {

@@ -237,7 +237,7 @@ func TestRedirectKeepsTokenOnSite(t *testing.T) {
 					http.Redirect(w, r, tt.to, http.StatusFound)
 				}
 			})
-			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: inMemory{handler}})
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: recitaltest.InMemoryTransport(handler)})
 			client := NewClient(ctx, ServiceTokenSource("svc"))
 			if got := getStatus(t, client, tt.from); got != 200 {
 				t.Fatalf("status %d, want 200", got)

@@ -107,7 +107,7 @@ func TestTokenExpiry(t *testing.T) {
 			s.SetJWT(!tt.opaque)
 
 			synctest.Test(t, func(t *testing.T) {
-				c := &http.Client{Transport: memTransport{s}}
+				c := &http.Client{Transport: recitaltest.InMemoryTransport(s)}
 				tok := accessToken(t, c, s.AuthURL(), "alice", "s3cret")
 				time.Sleep(tt.elapsed)
 				if got := do(t, c, configRequest(t, s.APIURL(), "Bearer "+tok)).Status; got != tt.want {
@@ -126,7 +126,7 @@ func TestLifetimeAppliesToNewTokens(t *testing.T) {
 	s.AddUser("alice", "s3cret")
 
 	synctest.Test(t, func(t *testing.T) {
-		c := &http.Client{Transport: memTransport{s}}
+		c := &http.Client{Transport: recitaltest.InMemoryTransport(s)}
 		long := accessToken(t, c, s.AuthURL(), "alice", "s3cret")
 		s.SetTokenLifetime(time.Minute)
 		short := accessToken(t, c, s.AuthURL(), "alice", "s3cret")

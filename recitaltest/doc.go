@@ -25,9 +25,8 @@
 // A [Server] is also a [net/http.Handler]. Tests that run inside a
 // testing/synctest bubble, where real sockets are not allowed, can create
 // the Server outside the bubble (NewServer opens a socket) and, inside it,
-// send requests through a [net/http.RoundTripper] that calls
-// [Server.ServeHTTP] with a [net/http/httptest.ResponseRecorder]. The
-// handler reads the clock only through time.Now and waits only on timers
+// send requests through [InMemoryTransport], which calls [Server.ServeHTTP]
+// without a socket. The handler reads the clock only through time.Now and waits only on timers
 // it creates while answering, so token expiry and login delays then
 // follow the bubble's virtual clock.
 package recitaltest

@@ -70,7 +70,7 @@ func TestLoginSuccess(t *testing.T) {
 			tt.setup(s)
 
 			synctest.Test(t, func(t *testing.T) {
-				c := &http.Client{Transport: memTransport{s}}
+				c := &http.Client{Transport: recitaltest.InMemoryTransport(s)}
 				r := do(t, c, loginRequest(t, s.AuthURL(), "alice", "s3cret"))
 
 				body, _ := r.Body.(map[string]any)
@@ -145,7 +145,7 @@ func TestLoginIssuesUniqueTokens(t *testing.T) {
 	// In a bubble both logins happen in the same second, so only the
 	// random parts can tell the tokens apart.
 	synctest.Test(t, func(t *testing.T) {
-		c := &http.Client{Transport: memTransport{s}}
+		c := &http.Client{Transport: recitaltest.InMemoryTransport(s)}
 		a := accessToken(t, c, s.AuthURL(), "alice", "s3cret")
 		b := accessToken(t, c, s.AuthURL(), "alice", "s3cret")
 		if a == b {
