@@ -1,25 +1,36 @@
 package recitaloauth
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
 )
 
-// checkTransport refuses a URL over which a secret would cross a network in
-// clear text: http is only for loopback (tests, local proxies).
+// checkTransport refuses a request URL over which the token would cross a
+// network in clear text.
 func checkTransport(u *url.URL) error {
+	if problem := clearText(u); problem != "" {
+		return errors.New("recitaloauth: " + problem)
+	}
+	return nil
+}
+
+// clearText says what is wrong with sending a secret to u, or "" if
+// nothing is: https always does, http only to loopback (tests, local
+// proxies).
+func clearText(u *url.URL) string {
 	switch strings.ToLower(u.Scheme) {
 	case "https":
-		return nil
+		return ""
 	case "http":
 		if isLoopback(u.Hostname()) {
-			return nil
+			return ""
 		}
-		return fmt.Errorf("recitaloauth: refusing to send credentials in clear text to http://%s: use https", u.Host)
+		return "refusing to send credentials in clear text to http://" + u.Host + ": use https"
 	}
-	return fmt.Errorf("recitaloauth: unsupported URL scheme %q: use https", u.Scheme)
+	return fmt.Sprintf("unsupported URL scheme %q: use https", u.Scheme)
 }
 
 // isLoopback reports whether host is localhost, 127.0.0.0/8 or ::1.

@@ -81,8 +81,8 @@ func checkAuthURL(authURL, name string) error {
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("recitaloauth: %s is not an absolute URL", name)
 	}
-	if err := checkTransport(u); err != nil {
-		return fmt.Errorf("recitaloauth: %s: %s", name, strings.TrimPrefix(err.Error(), "recitaloauth: "))
+	if problem := clearText(u); problem != "" {
+		return fmt.Errorf("recitaloauth: %s: %s", name, problem)
 	}
 	return nil
 }

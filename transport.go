@@ -98,10 +98,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.send(retry, cred)
 }
 
-// replay returns a copy of req to send again, if its body allows it.
+// replay returns req to send again, with a new body if it has one, or
+// false if its body cannot be read twice. send makes the deep copy.
 func replay(req *http.Request) (*http.Request, bool) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return req.Clone(req.Context()), true
+		return req, true
 	}
 	if req.GetBody == nil {
 		return nil, false
@@ -110,7 +111,7 @@ func replay(req *http.Request) (*http.Request, bool) {
 	if err != nil {
 		return nil, false
 	}
-	retry := req.Clone(req.Context())
+	retry := req.WithContext(req.Context()) // a shallow copy, for its Body
 	retry.Body = body
 	return retry, true
 }
