@@ -59,6 +59,18 @@ type Config struct {
 	// Zero means [DefaultLoginTimeout]. A deadline on the context bounds it
 	// too.
 	LoginTimeout time.Duration
+
+	// Store, when set, keeps tokens beyond this process, sealed with a key
+	// derived from the password, so that processes and machines logging in
+	// as the same user share one login; see "Sharing tokens between
+	// processes" in the package documentation. nil: tokens live in this
+	// process only.
+	Store Store
+
+	// Logger, when set, receives a record of each login, failure, refused
+	// token and store failure; never of a cached Token call, and never a
+	// secret. nil: silent.
+	Logger *slog.Logger
 }
 
 // Token logs in once and returns the new access token, with no caching:
