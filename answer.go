@@ -20,9 +20,11 @@ import (
 const maxTokenLifetime = 366 * 24 * time.Hour
 
 // parseAnswer turns a 2xx login answer into a token. started is when the
-// login began: expires_in counts from then, which errs on the early side.
-// password is only there to be scrubbed from what the server says.
-func parseAnswer(body []byte, started time.Time, password string) (*oauth2.Token, error) {
+// login began on our clock: the lifetime counts from then, which errs on
+// the early side. serverNow is the answer's Date (zero if none), the
+// server's clock. password is only there to be scrubbed from what the
+// server says.
+func parseAnswer(body []byte, started, serverNow time.Time, password string) (*oauth2.Token, error) {
 	var fields map[string]any
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New("recitaloauth: login answer is empty")
@@ -34,11 +36,11 @@ func parseAnswer(body []byte, started time.Time, password string) (*oauth2.Token
 	if err != nil {
 		return nil, err
 	}
-	expiry, err := expiry(fields, access, started)
+	lifetime, err := lifetime(fields, access, started, serverNow)
 	if err != nil {
 		return nil, err
 	}
-	tok := &oauth2.Token{AccessToken: access, TokenType: "Bearer", Expiry: expiry}
+	tok := &oauth2.Token{AccessToken: access, TokenType: "Bearer", Expiry: started.Add(lifetime)}
 	return tok.WithExtra(fields), nil
 }
 
@@ -62,20 +64,38 @@ func accessToken(fields map[string]any, password string) (string, error) {
 	return access, nil
 }
 
-// expiry trusts, in this order, expires_in, the token's own exp claim, and
+// lifetime trusts, in this order, expires_in, the token's own claims, and
 // the documented lifetime (recital's changelog says it may have grown).
-func expiry(fields map[string]any, access string, started time.Time) (time.Time, error) {
+//
+// The claims are times on the server's clock, which need not be ours:
+// FastAPI sends no expires_in, so with our clock 10 min behind the
+// server's an exp read as our time hands out tokens the server already
+// refuses, and 50 min ahead it makes a 1 h token look like a 10 min one.
+// So the lifetime is exp − iat when the token says when it was issued,
+// else exp − the answer's Date, and exp − started (our clock) only when
+// the server gives neither.
+func lifetime(fields map[string]any, access string, started, serverNow time.Time) (time.Duration, error) {
 	if value, ok := fields["expires_in"]; ok && value != nil {
 		seconds, ok := number(value)
 		if !ok || seconds <= 0 || seconds > maxTokenLifetime.Seconds() {
-			return time.Time{}, errors.New("recitaloauth: login answer's expires_in is not a positive number of seconds")
+			return 0, errors.New("recitaloauth: login answer's expires_in is not a positive number of seconds")
 		}
-		return started.Add(time.Duration(seconds * float64(time.Second))), nil
+		return time.Duration(seconds * float64(time.Second)), nil
 	}
-	if exp, ok := jwtExpiry(access); ok && exp.After(started) && exp.Sub(started) <= maxTokenLifetime {
-		return exp, nil
+	claims, ok := jwtClaims(access)
+	if !ok {
+		return DefaultTokenLifetime, nil
 	}
-	return started.Add(DefaultTokenLifetime), nil
+	for _, issued := range []time.Time{claims.issued, serverNow, started} {
+		if issued.IsZero() {
+			continue
+		}
+		if d := claims.expiry.Sub(issued); d > 0 && d <= maxTokenLifetime {
+			return d, nil
+		}
+		break // the server's own times disagree: trust neither
+	}
+	return DefaultTokenLifetime, nil
 }
 
 // number reads a JSON number or a numeric string, as servers send both.
@@ -90,28 +110,44 @@ func number(value any) (float64, bool) {
 	return 0, false
 }
 
-// jwtExpiry reads the exp claim of a JWT without checking its signature:
-// the token is recital's business, only its lifetime is ours.
-func jwtExpiry(token string) (time.Time, bool) {
+// tokenClaims are the times a JWT carries; issued is zero without iat.
+type tokenClaims struct {
+	expiry, issued time.Time
+}
+
+// jwtClaims reads the exp and iat claims of a JWT without checking its
+// signature: the token is recital's business, only its lifetime is ours.
+func jwtClaims(token string) (tokenClaims, bool) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return time.Time{}, false
+		return tokenClaims{}, false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return time.Time{}, false
+		return tokenClaims{}, false
 	}
-	var claims struct {
+	var raw struct {
 		Exp any `json:"exp"`
+		Iat any `json:"iat"`
 	}
-	if json.Unmarshal(payload, &claims) != nil {
+	if json.Unmarshal(payload, &raw) != nil {
+		return tokenClaims{}, false
+	}
+	exp, ok := unixTime(raw.Exp)
+	if !ok {
+		return tokenClaims{}, false
+	}
+	iat, _ := unixTime(raw.Iat)
+	return tokenClaims{expiry: exp, issued: iat}, true
+}
+
+// unixTime reads a NumericDate claim.
+func unixTime(claim any) (time.Time, bool) {
+	seconds, ok := number(claim)
+	if !ok || seconds <= 0 || seconds > math.MaxInt32*4 {
 		return time.Time{}, false
 	}
-	exp, ok := number(claims.Exp)
-	if !ok || exp <= 0 || exp > math.MaxInt32*4 {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(exp), 0), true
+	return time.Unix(int64(seconds), 0), true
 }
 
 // loginError is a refused login. Its message is short and safe to log;

@@ -222,7 +222,7 @@ func BenchmarkRequestParallel(b *testing.B) {
 //
 // With a lifetime L of 2s, ours refreshes in the background from
 // min(earlyRefresh, L/4) = 500ms before expiry, well ahead of a 300ms
-// login, and stops handing the token out min(hardLimit, L/20) = 100ms
+// login, and stops handing the token out min(expiryMargin, L/20) = 100ms
 // before expiry.
 //
 // For oauth2 the same login goes through ReuseTokenSourceWithExpiry with
@@ -249,7 +249,7 @@ var rolloverSources = []struct {
 		return cfg.TokenSource(ctx)
 	}},
 	{"oauth2", func(ctx context.Context, cfg *Config) oauth2.TokenSource {
-		return oauth2.ReuseTokenSourceWithExpiry(nil, loginSource(ctx, cfg), min(hardLimit, rolloverLifetime/20))
+		return oauth2.ReuseTokenSourceWithExpiry(nil, loginSource(ctx, cfg), min(expiryMargin, rolloverLifetime/20))
 	}},
 }
 

@@ -2,6 +2,7 @@ package recitaloauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,15 +15,17 @@ import (
 )
 
 // The cache's timings, for a token of lifetime L (its Expiry minus the
-// start of the login that made it).
+// start of the login that made it). The package documentation is their
+// spec.
 const (
-	// earlyRefresh: once less than min(earlyRefresh, L/4) remains, Token
-	// still answers at once but starts a login in the background.
-	earlyRefresh = 5 * time.Minute
-	// hardLimit: once less than min(hardLimit, L/20) remains, the token is
-	// no longer handed out and callers wait for the new one. The margin
-	// covers the request's own journey and clock skew.
-	hardLimit = 5 * time.Second
+	// refreshLead: once less than min(refreshLead, L/4) remains, the token
+	// is stale: Token still answers at once, and starts a login in the
+	// background.
+	refreshLead = 5 * time.Minute
+	// expiryMargin: once less than min(expiryMargin, L/20) remains, the
+	// token is no longer handed out and callers wait for the new one. The
+	// margin covers the request's own journey and clock skew.
+	expiryMargin = 5 * time.Second
 
 	// After a failed login, no new one for firstBackoff, doubling with each
 	// further failure up to maxBackoff. Callers get the failure meanwhile:
@@ -34,9 +37,42 @@ const (
 	// kept: if a fresh token is refused at once, a new login will not help
 	// and would only hammer the login endpoint. rejectGap starts at zero,
 	// goes from firstRejectGap doubling to maxRejectGap while refusals keep
-	// coming, and falls back to zero once a token lasts 2×maxRejectGap.
+	// coming, and falls back to zero once a token lasts 2×maxRejectGap. It
+	// is not the failure back-off: it counts from the refused token's
+	// login, and the token stays in use meanwhile.
 	firstRejectGap = time.Second
 	maxRejectGap   = time.Minute
+)
+
+// tokenState is what the cached token is good for at a given time; one
+// switch in refresh decides what each state makes a caller do.
+type tokenState int
+
+const (
+	missing  tokenState = iota // no token: wait for a login
+	fresh                      // hand it out
+	stale                      // hand it out, and start a login in the background
+	expiring                   // past its hard limit: wait for the new login
+)
+
+func stateOf(cred *credential, now time.Time) tokenState {
+	switch {
+	case cred == nil:
+		return missing
+	case now.Before(cred.refreshAt):
+		return fresh
+	case now.Before(cred.hardLimit):
+		return stale
+	}
+	return expiring
+}
+
+// Why a login happens, as the logs say it.
+const (
+	reasonFirstUse = "first use"
+	reasonRefresh  = "early refresh"
+	reasonExpired  = "expired"
+	reasonRefused  = "after a 401"
 )
 
 // cachedSource is Config.TokenSource. Token's fast path is one atomic load
@@ -45,6 +81,8 @@ const (
 type cachedSource struct {
 	ctx    context.Context
 	config *Config
+	log    *slog.Logger // never nil
+	store  *sharedStore // nil without Config.Store
 
 	current atomic.Pointer[credential] // nil before the first login and after a 401
 
@@ -54,10 +92,16 @@ type cachedSource struct {
 	failures  int           // failed logins in a row
 	retryAt   time.Time     // no login before then
 	rejectGap time.Duration // see firstRejectGap
+	refused   *credential   // the token last refused with 401, until a login replaces it
 }
 
 // flight is one login, shared by everyone who waits for it.
 type flight struct {
+	reason   string
+	refused  *credential // the token this login replaces after a 401, or nil
+	waiters  int         // callers that wait for it; guarded by cachedSource.mu
+	attempts int         // POSTs the login made, for the log
+
 	done chan struct{} // closed when cred or err is set
 	cred *credential
 	err  error
@@ -67,13 +111,17 @@ func newCachedSource(ctx context.Context, config *Config) *cachedSource {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return &cachedSource{ctx: ctx, config: config}
+	s := &cachedSource{ctx: ctx, config: config, log: config.logger()}
+	if config.Store != nil {
+		s.store = newSharedStore(config, s.log)
+	}
+	return s
 }
 
 // Token returns the cached token, a copy of the caller's own.
 func (s *cachedSource) Token() (*oauth2.Token, error) {
 	if cred := s.current.Load(); cred != nil && time.Now().Before(cred.refreshAt) {
-		return cred.copyToken(), nil // the fast path of credential, inlined
+		return cred.copyToken(), nil // the fresh state, inlined
 	}
 	cred, err := s.refresh(context.Background())
 	if err != nil {
@@ -95,22 +143,29 @@ func (s *cachedSource) credential(ctx context.Context) (*credential, error) {
 func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 	s.mu.Lock()
 	now := time.Now()
-	if cred := s.current.Load(); cred != nil && now.Before(cred.hardLimit) {
-		if now.After(cred.refreshAt) && s.flight == nil && !now.Before(s.retryAt) {
-			s.startLogin()
+	cred := s.current.Load()
+	state := stateOf(cred, now)
+	backingOff := now.Before(s.retryAt)
+	switch {
+	case state == fresh: // a login ended since the fast path looked
+		s.mu.Unlock()
+		return cred, nil
+	case state == stale:
+		if s.flight == nil && !backingOff {
+			s.startLogin(reasonRefresh)
 		}
 		s.mu.Unlock()
 		return cred, nil
+	case s.flight == nil && backingOff:
+		err := s.failure
+		s.mu.Unlock()
+		return nil, err
 	}
 	f := s.flight
 	if f == nil {
-		if now.Before(s.retryAt) {
-			err := s.failure
-			s.mu.Unlock()
-			return nil, err
-		}
-		f = s.startLogin()
+		f = s.startLogin(s.reasonToWait(state))
 	}
+	f.waiters++
 	s.mu.Unlock()
 	select {
 	case <-f.done:
@@ -120,11 +175,23 @@ func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 	}
 }
 
+// reasonToWait says why callers wait for a login in state (missing or
+// expiring). s.mu must be held.
+func (s *cachedSource) reasonToWait(state tokenState) string {
+	switch {
+	case state == expiring:
+		return reasonExpired
+	case s.refused != nil:
+		return reasonRefused
+	}
+	return reasonFirstUse
+}
+
 // startLogin starts a login in its own goroutine, so that callers who do
-// not need to wait for it (early refresh) do not, and those who do wait on
+// not need to wait for it (a stale token) do not, and those who do wait on
 // a channel, not on s.mu. s.mu must be held.
-func (s *cachedSource) startLogin() *flight {
-	f := &flight{done: make(chan struct{})}
+func (s *cachedSource) startLogin(reason string) *flight {
+	f := &flight{reason: reason, refused: s.refused, done: make(chan struct{})}
 	s.flight = f
 	go s.run(f)
 	return f
@@ -132,22 +199,15 @@ func (s *cachedSource) startLogin() *flight {
 
 func (s *cachedSource) run(f *flight) {
 	started := time.Now()
-	tok, err := s.config.login(s.ctx)
-	var cred *credential
-	if err == nil {
-		cred = cachedCredential(tok, started)
-		if !time.Now().Before(cred.hardLimit) {
-			// Handing it out would make every caller log in again at once:
-			// a failure, with its back-off.
-			err = fmt.Errorf("recitaloauth: the login's token expired before the login ended (it lives %v)",
-				tok.Expiry.Sub(started).Round(time.Millisecond))
-		}
-	}
+	cred, err := s.obtain(f)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer close(f.done)
 	s.flight = nil
+	if f.waiters > 0 {
+		s.log.Debug("recitaloauth: callers waited for a token", "callers", f.waiters, "waited", time.Since(started))
+	}
 	if err != nil {
 		f.err = err
 		// A login cut short because the source's context ended says nothing
@@ -155,22 +215,69 @@ func (s *cachedSource) run(f *flight) {
 		if s.ctx.Err() == nil {
 			s.failures++
 			s.failure = err
-			s.retryAt = time.Now().Add(backoff(s.failures))
+			pause := backoff(s.failures)
+			s.retryAt = time.Now().Add(pause)
+			s.logFailure(f, err, pause)
 		}
 		return
 	}
 	f.cred = cred
 	s.current.Store(cred)
 	s.failures, s.failure, s.retryAt = 0, nil, time.Time{}
+	if s.refused == f.refused {
+		s.refused = nil
+	}
 }
 
-// cachedCredential works out when the cache should refresh tok.
-func cachedCredential(tok *oauth2.Token, started time.Time) *credential {
+// obtain gets the credential that replaces the current one: from the
+// store when another process left a good one there, else by a login.
+func (s *cachedSource) obtain(f *flight) (*credential, error) {
+	if s.store != nil {
+		return s.store.obtain(s.ctx, f, s.login)
+	}
+	return s.login(s.ctx, f)
+}
+
+// login logs in and makes the credential, on the wall clock: the
+// monotonic clock stops while a machine sleeps, so a time read from it
+// would keep a long-expired token fresh after a laptop wakes.
+func (s *cachedSource) login(ctx context.Context, f *flight) (*credential, error) {
+	started := time.Now().Round(0)
+	tok, attempts, err := s.config.login(ctx)
+	f.attempts += attempts
+	if err != nil {
+		return nil, err
+	}
+	cred := cachedCredential(tok, started)
+	if !time.Now().Before(cred.hardLimit) {
+		// Handing it out would make every caller log in again at once:
+		// a failure, with its back-off.
+		return nil, fmt.Errorf("recitaloauth: the login's token expired before the login ended (it lives %v)",
+			tok.Expiry.Sub(started).Round(time.Millisecond))
+	}
+	s.log.Info("recitaloauth: logged in", "reason", f.reason, "duration", time.Since(started).Round(time.Millisecond),
+		"attempts", attempts, "lifetime", tok.Expiry.Sub(started).Round(time.Second))
+	return cred, nil
+}
+
+// logFailure says why a login failed and when the next may happen.
+func (s *cachedSource) logFailure(f *flight, err error, pause time.Duration) {
+	attrs := []any{"reason", f.reason, "error", err.Error(), "attempts", f.attempts, "retry_in", pause.Round(time.Millisecond)}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		attrs = append(attrs, "status", re.Response.StatusCode)
+	}
+	s.log.Warn("recitaloauth: login failed", attrs...)
+}
+
+// cachedCredential works out when the cache should refresh tok, a token
+// whose login started at obtained.
+func cachedCredential(tok *oauth2.Token, obtained time.Time) *credential {
 	cred := newCredential(tok)
-	lifetime := tok.Expiry.Sub(started)
-	cred.obtained = started
-	cred.refreshAt = tok.Expiry.Add(-min(earlyRefresh, lifetime/4))
-	cred.hardLimit = tok.Expiry.Add(-min(hardLimit, lifetime/20))
+	lifetime := tok.Expiry.Sub(obtained)
+	cred.obtained = obtained
+	cred.refreshAt = tok.Expiry.Add(-min(refreshLead, lifetime/4))
+	cred.hardLimit = tok.Expiry.Add(-min(expiryMargin, lifetime/20))
 	return cred
 }
 
@@ -184,7 +291,8 @@ func backoff(failures int) time.Duration {
 
 // rejected drops cred from the cache after the server refused it with 401,
 // so that the next request waits for a new login (one for all the requests
-// refused at once). It returns whether a retry may succeed.
+// refused at once), which also takes it out of the store. It returns
+// whether a retry may succeed.
 func (s *cachedSource) rejected(cred *credential) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,6 +302,7 @@ func (s *cachedSource) rejected(cred *credential) bool {
 	age := time.Since(cred.obtained)
 	switch {
 	case age < s.rejectGap:
+		s.log.Debug("recitaloauth: token refused soon after its login, kept", "status", 401, "age", age.Round(time.Millisecond))
 		return false
 	case age >= 2*maxRejectGap:
 		s.rejectGap = 0
@@ -201,16 +310,15 @@ func (s *cachedSource) rejected(cred *credential) bool {
 		s.rejectGap = min(max(2*s.rejectGap, firstRejectGap), maxRejectGap)
 	}
 	s.current.Store(nil)
+	s.refused = cred
+	s.log.Warn("recitaloauth: token refused, dropped", "status", 401, "age", age.Round(time.Second))
 	return true
 }
 
-// String keeps the password and tokens out of fmt's %v, %+v and %s.
+// String keeps the password and tokens out of fmt's %v, %+v, %s and %#v.
 func (s *cachedSource) String() string {
 	return "recitaloauth.TokenSource(" + s.config.String() + ")"
 }
-
-// GoString keeps the password and tokens out of fmt's %#v.
-func (s *cachedSource) GoString() string { return s.String() }
 
 // Format keeps the password and tokens out of every other fmt verb.
 func (s *cachedSource) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }

@@ -17,6 +17,8 @@ type credential struct {
 	obtained  time.Time // when the login that made it started
 	refreshAt time.Time // from then on, Token starts a background login
 	hardLimit time.Time // from then on, Token waits for a new login
+
+	sealed []byte // its value in the store, for compare-and-delete; nil if none
 }
 
 func newCredential(tok *oauth2.Token) *credential {

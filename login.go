@@ -32,28 +32,31 @@ const (
 const userAgent = "recitaloauth (+https://github.com/seed9ffb1f9c/recitaloauth)"
 
 // login is one login: up to maxLoginAttempts POSTs to the AuthURL, all
-// within the login timeout.
-func (c *Config) login(ctx context.Context) (*oauth2.Token, error) {
+// within the login timeout. It reports how many it made.
+func (c *Config) login(ctx context.Context) (tok *oauth2.Token, attempts int, err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	authURL, err := c.checkLogin()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.loginTimeout())
 	defer cancel()
 	client := noRedirects(contextClient(ctx))
-	for attempt := 1; ; attempt++ {
+	for attempts = 1; ; attempts++ {
 		tok, pause, err := c.attempt(ctx, client, authURL)
-		if err == nil || pause < 0 || attempt == maxLoginAttempts {
-			return tok, err
+		if err == nil || pause < 0 || attempts == maxLoginAttempts {
+			return tok, attempts, err
 		}
-		if pause == 0 {
-			pause = retryPause(attempt)
+		asked := pause > 0
+		if !asked {
+			pause = retryPause(attempts)
 		}
+		c.logger().Debug("recitaloauth: login attempt failed, retrying", "attempt", attempts, "error", err.Error(),
+			"pause", pause.Round(time.Millisecond), "retry_after_honoured", asked)
 		if !sleep(ctx, pause) {
-			return nil, err
+			return nil, attempts, err
 		}
 	}
 }
@@ -99,7 +102,7 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
-	started := time.Now()
+	started := time.Now().Round(0) // expiry is wall-clock time: see cachedSource.login
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, transientUnlessDone(ctx), fmt.Errorf("recitaloauth: login failed: %w", err)
@@ -115,11 +118,21 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, retryAfter(resp), refused(resp, body, c.Password)
 	}
-	tok, err = parseAnswer(body, started, c.Password)
+	tok, err = parseAnswer(body, started, serverTime(resp), c.Password)
 	if err != nil {
 		return nil, -1, err
 	}
 	return tok, 0, nil
+}
+
+// serverTime is the answer's Date header: the server's clock, against
+// which a JWT's exp is read when the token has no iat. Zero when absent.
+func serverTime(resp *http.Response) time.Time {
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return time.Time{}
+	}
+	return date
 }
 
 // transientUnlessDone classes a network failure: worth a retry, unless it

@@ -83,7 +83,8 @@ type Config struct {
 // [Config.LoginTimeout]. A refused login is an error that [errors.As] finds
 // as an [*oauth2.RetrieveError].
 func (c *Config) Token(ctx context.Context) (*oauth2.Token, error) {
-	return c.login(ctx)
+	tok, _, err := c.login(ctx)
+	return tok, err
 }
 
 // TokenSource returns a source that logs in on first use, hands out the
@@ -113,6 +114,14 @@ func (c *Config) authURL() string {
 		return DefaultAuthURL
 	}
 	return c.AuthURL
+}
+
+// logger is Config.Logger, or one that discards everything.
+func (c *Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
 }
 
 func (c *Config) loginTimeout() time.Duration {

@@ -234,7 +234,7 @@ func FuzzParseAnswer(f *testing.F) {
 		if n := len(refusal.Error()); n > 400 {
 			t.Errorf("refusal message is %d bytes long", n)
 		}
-		tok, err := parseAnswer(body, started, password)
+		tok, err := parseAnswer(body, started, time.Time{}, password)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "recitaloauth: ") {
 				t.Errorf("error %q lacks the prefix", err)

@@ -1,0 +1,148 @@
+package recitaloauth
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+	"unsafe"
+)
+
+// suspended returns t as a process sees a stored time after the machine
+// slept for d: every time read before the sleep is d further in the past
+// on the wall clock, while Go's monotonic clock, stopped during the sleep,
+// has not moved. A time without a monotonic reading just moves back d.
+func suspended(t time.Time, d time.Duration) time.Time {
+	moved := t.Add(-d)
+	if t == t.Round(0) {
+		return moved // wall clock only
+	}
+	// time.Time is {wall uint64; ext int64; loc}: with a monotonic
+	// reading, ext holds it. Keep t's.
+	*(*int64)(unsafe.Add(unsafe.Pointer(&moved), 8)) = *(*int64)(unsafe.Add(unsafe.Pointer(&t), 8))
+	return moved
+}
+
+// TestSuspendedHelper checks that suspended makes what a sleep makes: the
+// wall reading moves, the monotonic one does not.
+func TestSuspendedHelper(t *testing.T) {
+	now := time.Now()
+	asleep := suspended(now, 2*time.Hour)
+	if got := now.Round(0).Sub(asleep.Round(0)); got != 2*time.Hour {
+		t.Errorf("wall clock moved %v, want 2h", got)
+	}
+	if got := now.Sub(asleep); got != 0 {
+		t.Errorf("monotonic clock moved %v, want 0", got)
+	}
+	if wall := now.Round(0); suspended(wall, time.Hour) != wall.Add(-time.Hour) {
+		t.Error("a wall-clock time did not just move back")
+	}
+}
+
+// TestSleepingMachine: after a laptop sleeps 2 h, a 1 h token is expired
+// by the wall clock even though the monotonic clock did not move; the
+// next Token logs in instead of handing out a token the server refuses.
+// Token().Expiry has no monotonic reading, as x/oauth2 expects.
+func TestSleepingMachine(t *testing.T) {
+	login := newLoginServer()
+	src := newTestSource(login)
+	tok, err := src.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(tok.Expiry.String(), "m=") {
+		t.Errorf("Token().Expiry = %v carries a monotonic reading", tok.Expiry)
+	}
+	cred := src.current.Load()
+	slept := *cred
+	for _, at := range []*time.Time{&slept.obtained, &slept.refreshAt, &slept.hardLimit} {
+		*at = suspended(*at, 2*time.Hour)
+	}
+	src.current.Store(&slept)
+
+	if tok, err = src.Token(); err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken != "token-2" || login.count() != 2 {
+		t.Errorf("after a 2 h sleep: got %s with %d logins, want token-2 from a new login", tok.AccessToken, login.count())
+	}
+}
+
+// skewedServer is FastAPI's OAuth2 tutorial as recital runs it, on a
+// clock offset from ours: its answer has no expires_in, its JWT carries
+// exp (and iat, when withIat), its Date header is its own time, and its
+// API refuses a token from the instant exp names on its clock.
+type skewedServer struct {
+	offset  time.Duration
+	withIat bool
+	noDate  bool
+
+	mu      sync.Mutex
+	logins  int
+	refused int
+	expiry  map[string]time.Time // token → exp, on the server's clock
+}
+
+func (s *skewedServer) now() time.Time { return time.Now().Add(s.offset) }
+
+func (s *skewedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.noDate {
+		w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+	}
+	if r.URL.Path == "/api" {
+		exp, ok := s.expiry[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+		if !ok || !s.now().Before(exp) {
+			s.refused++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		return
+	}
+	s.logins++
+	issued := s.now().Truncate(time.Second)
+	claims := map[string]any{"sub": "ana", "exp": issued.Add(time.Hour).Unix()}
+	if s.withIat {
+		claims["iat"] = issued.Unix()
+	}
+	claims["jti"] = s.logins // a token of its own for each login
+	payload, _ := json.Marshal(claims)
+	token := "eyJhbGciOiJIUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + ".c2ln"
+	s.expiry[token] = issued.Add(time.Hour)
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"access_token":%q,"token_type":"bearer"}`, token)
+}
+
+// TestSkewedServerClock: with the server's clock 10 or 50 min off ours,
+// 3 h of requests every 10 s through Config.Client get no token the
+// server refuses, and one login per token lifetime (4 in all: the first
+// and one per hour), not a storm.
+func TestSkewedServerClock(t *testing.T) {
+	for _, offset := range []time.Duration{-50 * time.Minute, -10 * time.Minute, 10 * time.Minute, 50 * time.Minute} {
+		for _, kind := range []string{"iat", "Date"} {
+			t.Run(fmt.Sprintf("%v/%s", offset, kind), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					server := &skewedServer{offset: offset, withIat: kind == "iat", noDate: kind == "iat", expiry: map[string]time.Time{}}
+					client := testConfig().Client(withHandler(server))
+					for range 3 * 360 {
+						resp, err := client.Get("http://127.0.0.1/api")
+						if err != nil {
+							t.Fatal(err)
+						}
+						resp.Body.Close()
+						time.Sleep(10 * time.Second)
+					}
+					if server.refused != 0 || server.logins > 4 {
+						t.Errorf("%d requests refused and %d logins over 3 h, want 0 refused and at most 4 logins", server.refused, server.logins)
+					}
+				})
+			})
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package recitaloauth
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/oauth2"
+)
+
+// A sealed value is what a Store sees of a token:
+//
+//	version (1 byte) | salt (16 bytes) | nonce (12 bytes) | AES-256-GCM ciphertext and tag
+//
+// The key is argon2id(password, salt); the associated data is the version
+// and salt, then the login URL and username, so that a value opens only
+// for the same password, user and login URL, and only in this format.
+// A value that does not open is never trusted: the source logs in and
+// replaces it.
+const (
+	sealVersion = 1
+	saltSize    = 16
+	nonceSize   = 12 // GCM's standard nonce
+	headerSize  = 1 + saltSize + nonceSize
+
+	// argon2id at OWASP's minimum (m=19 MiB, t=2, p=1). The derivation is
+	// what a guess of the password against a stolen value costs; a source
+	// pays it once, when it first reads or writes its store.
+	argonTime    = 2
+	argonMemory  = 19 * 1024 // KiB
+	argonThreads = 1
+	keySize      = 32 // AES-256
+)
+
+// errSealed is why a value did not open. It says no more on purpose.
+var errSealed = errors.New("recitaloauth: a stored value does not open with this password, user and login URL")
+
+// storedToken is what a sealed value holds: times are wall-clock UTC, so a
+// process on another machine, or after a sleep, reads them right.
+type storedToken struct {
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type"`
+	Expiry      time.Time `json:"expiry"`
+	Obtained    time.Time `json:"obtained"` // when the login that made it started
+}
+
+// sealer seals and opens the values of one source. It derives a key once
+// per salt, and seals with the salt of the last value it opened, so that
+// every process sharing a store soon uses one salt and derives once. It is
+// used only by a source's login goroutine (one at a time), so it needs no
+// lock.
+type sealer struct {
+	password []byte
+	context  []byte // login URL and username, bound to every value
+	salt     []byte // nil until the first derivation
+	aead     cipher.AEAD
+}
+
+func newSealer(authURL, username, password string) *sealer {
+	return &sealer{password: []byte(password), context: []byte(authURL + "\x00" + username)}
+}
+
+// storeKey names a user's value in a store: a hash of the login URL and
+// username only, never of the password, so every process finds the same
+// value whatever password it holds.
+func storeKey(authURL, username string) string {
+	sum := sha256.Sum256([]byte("recitaloauth/v1\x00" + authURL + "\x00" + username))
+	return hex.EncodeToString(sum[:])
+}
+
+// seal makes the value for cred's token.
+func (s *sealer) seal(cred *credential) ([]byte, error) {
+	if s.aead == nil {
+		salt := make([]byte, saltSize)
+		rand.Read(salt)
+		s.derive(salt)
+	}
+	plain, err := json.Marshal(storedToken{
+		AccessToken: cred.token.AccessToken,
+		TokenType:   cred.token.TokenType,
+		Expiry:      cred.token.Expiry.UTC(),
+		Obtained:    cred.obtained.UTC(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	value := make([]byte, headerSize, headerSize+len(plain)+s.aead.Overhead())
+	value[0] = sealVersion
+	copy(value[1:], s.salt)
+	rand.Read(value[1+saltSize : headerSize])
+	return s.aead.Seal(value, value[1+saltSize:headerSize], plain, s.additional(value[:1+saltSize])), nil
+}
+
+// open returns the credential a value holds, or errSealed.
+func (s *sealer) open(value []byte) (*credential, error) {
+	if len(value) < headerSize || value[0] != sealVersion {
+		return nil, errSealed
+	}
+	if salt := value[1 : 1+saltSize]; !bytes.Equal(salt, s.salt) {
+		s.derive(bytes.Clone(salt))
+	}
+	plain, err := s.aead.Open(nil, value[1+saltSize:headerSize], value[headerSize:], s.additional(value[:1+saltSize]))
+	if err != nil {
+		return nil, errSealed
+	}
+	var stored storedToken
+	if json.Unmarshal(plain, &stored) != nil || !isBearerToken(stored.AccessToken) ||
+		stored.Expiry.IsZero() || !stored.Obtained.Before(stored.Expiry) {
+		return nil, errSealed
+	}
+	tok := &oauth2.Token{AccessToken: stored.AccessToken, TokenType: stored.TokenType, Expiry: stored.Expiry.Local()}
+	cred := cachedCredential(tok, stored.Obtained.Local())
+	cred.sealed = value
+	return cred, nil
+}
+
+// derive makes the key for salt: the slow step (about 50 ms).
+func (s *sealer) derive(salt []byte) {
+	key := argon2.IDKey(s.password, salt, argonTime, argonMemory, argonThreads, keySize)
+	block, _ := aes.NewCipher(key) // a 32-byte key always makes a cipher
+	s.aead, _ = cipher.NewGCM(block)
+	s.salt = salt
+}
+
+func (s *sealer) additional(header []byte) []byte {
+	return append(append(bytes.Clone(header), 0), s.context...)
+}

@@ -1,0 +1,219 @@
+package recitaloauth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// storeTimeout bounds each store call, even one that ignores its
+	// context: a store that hangs must cost a Token call no more than
+	// this on top of a login.
+	storeTimeout = time.Second
+	// lockPoll is how often a process waiting for another's login looks
+	// at the store (less up to half, at random, so waiters spread out).
+	lockPoll = 50 * time.Millisecond
+	// maxStoredValue bounds what is opened; a real value is a few hundred
+	// bytes.
+	maxStoredValue = 64 << 10
+)
+
+// sharedStore is a source's use of Config.Store: it reads and writes
+// sealed values, and takes turns with other processes at logging in. Its
+// methods run on the source's login goroutine, one flight at a time.
+type sharedStore struct {
+	store  Store
+	locker Locker // nil when the store cannot lock
+	key    string
+	// loginTimeout bounds a wait for another process's login and ours
+	loginTimeout time.Duration
+	lockTTL      time.Duration
+	sealer       *sealer
+	log          *slog.Logger
+	failing      atomic.Bool // a failure was logged and no call has worked since
+}
+
+func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
+	authURL := config.authURL()
+	locker, _ := config.Store.(Locker)
+	return &sharedStore{
+		store:        config.Store,
+		locker:       locker,
+		key:          storeKey(authURL, config.Username),
+		loginTimeout: config.loginTimeout(),
+		// A holder that died frees the lock once its login would have
+		// ended anyway.
+		lockTTL: config.loginTimeout() + 2*storeTimeout,
+		sealer:  newSealer(authURL, config.Username, config.Password),
+		log:     log,
+	}
+}
+
+// obtain returns a token another process left in the store, or else logs
+// in (once for all the processes that take turns on the store's lock) and
+// saves the new token. One login timeout bounds both the wait for another
+// process's login and this one's: processes waiting on a login that hangs
+// all give up together, none starts a full timeout of its own after it.
+func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(context.Context, *flight) (*credential, error)) (*credential, error) {
+	ctx, cancel := context.WithTimeout(srcCtx, s.loginTimeout)
+	defer cancel()
+	if f.refused != nil && f.refused.sealed != nil {
+		_, err := bounded(ctx, func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, s.store.Delete(ctx, s.key, f.refused.sealed)
+		}, nil)
+		s.result("delete", err)
+	}
+	if cred := s.load(ctx, f); cred != nil {
+		return cred, nil
+	}
+	unlock, cred, err := s.takeTurn(ctx, f)
+	if cred != nil || err != nil {
+		return cred, err
+	}
+	defer unlock()
+	if cred, err = login(ctx, f); err != nil {
+		return nil, err
+	}
+	s.save(srcCtx, cred) // before unlock: the waiters look for it then
+	return cred, nil
+}
+
+// takeTurn waits until this process may log in: until it holds the
+// store's lock, or finds the token another process logged in for
+// meanwhile. Without a lock, or with one that fails, the turn is at once.
+func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *credential, err error) {
+	type lock struct {
+		unlock func()
+		ok     bool
+	}
+	noop := func() {}
+	if s.locker == nil {
+		return noop, nil, nil
+	}
+	for {
+		held, err := bounded(ctx, func(ctx context.Context) (lock, error) {
+			unlock, ok, err := s.locker.TryLock(ctx, s.key, s.lockTTL)
+			return lock{unlock, ok}, err
+		}, func(l lock) { // taken too late to be used
+			if l.ok {
+				l.unlock()
+			}
+		})
+		s.result("lock", err)
+		switch {
+		case err != nil:
+			return noop, nil, nil
+		case held.ok:
+			// The holder before us may have saved just before it let go.
+			if cred := s.load(ctx, f); cred != nil {
+				held.unlock()
+				return nil, cred, nil
+			}
+			return held.unlock, nil, nil
+		}
+		if !sleep(ctx, lockPoll-rand.N(lockPoll/2)) {
+			return nil, nil, fmt.Errorf("recitaloauth: gave up waiting for another process's login: %w", context.Cause(ctx))
+		}
+		if cred := s.load(ctx, f); cred != nil {
+			return nil, cred, nil
+		}
+	}
+}
+
+// load returns the stored token if it opens and serves f: fresh, or stale
+// for callers who have no token at all; never the one f replaces.
+func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
+	value, err := bounded(ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, s.key) }, nil)
+	s.result("load", err)
+	if err != nil || value == nil {
+		return nil
+	}
+	if len(value) > maxStoredValue {
+		s.log.Debug("recitaloauth: ignored a stored value too large to be a token", "bytes", len(value))
+		return nil
+	}
+	cred, err := s.sealer.open(value)
+	if err != nil {
+		s.log.Debug("recitaloauth: ignored a stored value that does not open (another password, or damaged)")
+		return nil
+	}
+	if f.refused != nil && cred.token.AccessToken == f.refused.token.AccessToken {
+		return nil
+	}
+	switch stateOf(cred, time.Now()) {
+	case fresh:
+	case stale:
+		if f.reason == reasonRefresh {
+			return nil // a refresh wants a newer token than this
+		}
+	default:
+		return nil
+	}
+	s.log.Info("recitaloauth: token from the store", "reason", f.reason,
+		"left", time.Until(cred.token.Expiry).Round(time.Second))
+	return cred
+}
+
+// save seals cred's token into the store. A failure costs other processes
+// a login, never this one its token.
+func (s *sharedStore) save(ctx context.Context, cred *credential) {
+	value, err := s.sealer.seal(cred)
+	if err != nil {
+		s.result("seal", err)
+		return
+	}
+	cred.sealed = value
+	_, err = bounded(ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.store.Save(ctx, s.key, value, cred.token.Expiry)
+	}, nil)
+	s.result("save", err)
+}
+
+// result logs a store failure once, until a call works again.
+func (s *sharedStore) result(op string, err error) {
+	if err == nil {
+		if s.failing.Swap(false) {
+			s.log.Info("recitaloauth: token store works again")
+		}
+		return
+	}
+	if !s.failing.Swap(true) {
+		s.log.Warn("recitaloauth: token store failed, going on without it", "op", op, "error", err.Error())
+	}
+}
+
+// bounded runs one store call within storeTimeout, and returns when that
+// ends even if the store ignores its context. A result that comes too
+// late goes to abandoned, if set, so that a lock taken late is let go.
+func bounded[T any](ctx context.Context, call func(context.Context) (T, error), abandoned func(T)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	type result struct {
+		value T
+		err   error
+	}
+	results := make(chan result, 1)
+	go func() {
+		value, err := call(ctx)
+		results <- result{value, err}
+	}()
+	select {
+	case r := <-results:
+		cancel()
+		return r.value, r.err
+	case <-ctx.Done():
+		cancel()
+		if abandoned != nil {
+			go func() {
+				if r := <-results; r.err == nil {
+					abandoned(r.value)
+				}
+			}()
+		}
+		var zero T
+		return zero, fmt.Errorf("no answer: %w", ctx.Err())
+	}
+}
