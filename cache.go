@@ -200,14 +200,25 @@ func (s *cachedSource) startLogin(reason string) *flight {
 func (s *cachedSource) run(f *flight) {
 	started := time.Now()
 	cred, err := s.obtain(f)
+	pause := s.settle(f, cred, err)
+	// Logged once the flight is settled, not under s.mu: no caller waits
+	// on a slow log handler. No caller joins a settled flight, so
+	// f.waiters stays as it is.
+	if pause > 0 {
+		s.logFailure(f, err, pause)
+	}
+	if f.waiters > 0 {
+		s.log.Debug("recitaloauth: callers waited for a token", "callers", f.waiters, "waited", time.Since(started))
+	}
+}
 
+// settle ends flight f with its outcome, and returns the back-off a
+// failure starts (zero if none).
+func (s *cachedSource) settle(f *flight, cred *credential, err error) (pause time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer close(f.done)
 	s.flight = nil
-	if f.waiters > 0 {
-		s.log.Debug("recitaloauth: callers waited for a token", "callers", f.waiters, "waited", time.Since(started))
-	}
 	if err != nil {
 		f.err = err
 		// A login cut short because the source's context ended says nothing
@@ -215,11 +226,10 @@ func (s *cachedSource) run(f *flight) {
 		if s.ctx.Err() == nil {
 			s.failures++
 			s.failure = err
-			pause := backoff(s.failures)
+			pause = backoff(s.failures)
 			s.retryAt = time.Now().Add(pause)
-			s.logFailure(f, err, pause)
 		}
-		return
+		return pause
 	}
 	f.cred = cred
 	s.current.Store(cred)
@@ -227,6 +237,7 @@ func (s *cachedSource) run(f *flight) {
 	if s.refused == f.refused {
 		s.refused = nil
 	}
+	return 0
 }
 
 // obtain gets the credential that replaces the current one: from the

@@ -3,6 +3,7 @@ package recitaloauth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -15,7 +16,11 @@ const (
 	envUsername = "RECITAL_USERNAME"
 	envPassword = "RECITAL_PASSWORD"
 	envAuthURL  = "RECITAL_AUTH_URL"
+	envLog      = "RECITAL_LOG"
 )
+
+// logLevels are RECITAL_LOG's values.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn}
 
 // DefaultTokenSource returns the token source the environment describes,
 // in the manner of google.DefaultTokenSource:
@@ -26,6 +31,10 @@ const (
 //     ([DefaultAuthURL] otherwise): it logs in on first use and caches the
 //     token;
 //   - else an error that names the variables.
+//
+// RECITAL_LOG=debug, info or warn makes the source log what it does
+// ([Config.Logger]) as text records on standard error; unset, it is
+// silent.
 //
 // When RECITAL_API_TOKEN is set together with a username and password, the
 // service token wins, as recital recommends service tokens for programs. A
@@ -56,7 +65,11 @@ func DefaultTokenSource(ctx context.Context) (oauth2.TokenSource, error) {
 	case username == "":
 		return nil, errors.New("recitaloauth: " + envPassword + " is set but " + envUsername + " is not")
 	}
-	cfg := &Config{Username: username, Password: password, AuthURL: os.Getenv(envAuthURL)}
+	logger, err := envLogger()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{Username: username, Password: password, AuthURL: os.Getenv(envAuthURL), Logger: logger}
 	if cfg.AuthURL != "" {
 		// Every login would refuse it: say so now, as a configuration error.
 		if err := checkAuthURL(cfg.AuthURL, envAuthURL); err != nil {
@@ -64,4 +77,17 @@ func DefaultTokenSource(ctx context.Context) (oauth2.TokenSource, error) {
 		}
 	}
 	return cfg.TokenSource(ctx), nil
+}
+
+// envLogger is the logger RECITAL_LOG asks for, or nil.
+func envLogger() (*slog.Logger, error) {
+	name := os.Getenv(envLog)
+	if name == "" {
+		return nil, nil
+	}
+	level, ok := logLevels[strings.ToLower(name)]
+	if !ok {
+		return nil, errors.New("recitaloauth: " + envLog + " must be debug, info or warn")
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), nil
 }

@@ -21,13 +21,14 @@ func withHandler(h http.Handler) context.Context {
 
 // loginServer is a scripted login endpoint: each login waits delay, then
 // answers with status (200: a new token "token-N" living expiresIn
-// seconds). It counts the logins it gets.
+// seconds), or 503 while transient is above zero. It counts the logins it gets.
 type loginServer struct {
 	mu        sync.Mutex
 	logins    int
 	delay     time.Duration
 	status    int
 	expiresIn int
+	transient int // the next logins answer 503 Service Unavailable
 }
 
 func newLoginServer() *loginServer {
@@ -38,6 +39,10 @@ func (s *loginServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.logins++
 	n, delay, status, expiresIn := s.logins, s.delay, s.status, s.expiresIn
+	if s.transient > 0 {
+		s.transient--
+		status = http.StatusServiceUnavailable
+	}
 	s.mu.Unlock()
 	if delay > 0 {
 		select {

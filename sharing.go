@@ -2,10 +2,10 @@ package recitaloauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 )
 
@@ -34,7 +34,8 @@ type sharedStore struct {
 	lockTTL      time.Duration
 	sealer       *sealer
 	log          *slog.Logger
-	failing      atomic.Bool // a failure was logged and no call has worked since
+	failing      bool // a failure was logged and no call has worked since
+	hung         bool // a call of this flight got no answer: skip the rest
 }
 
 func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
@@ -61,6 +62,7 @@ func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
 func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(context.Context, *flight) (*credential, error)) (*credential, error) {
 	ctx, cancel := context.WithTimeout(srcCtx, s.loginTimeout)
 	defer cancel()
+	s.hung = false
 	if f.refused != nil && f.refused.sealed != nil {
 		_, err := bounded(ctx, func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, s.store.Delete(ctx, s.key, f.refused.sealed)
@@ -91,7 +93,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 		ok     bool
 	}
 	noop := func() {}
-	if s.locker == nil {
+	if s.locker == nil || s.hung {
 		return noop, nil, nil
 	}
 	for {
@@ -127,6 +129,9 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 // load returns the stored token if it opens and serves f: fresh, or stale
 // for callers who have no token at all; never the one f replaces.
 func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
+	if s.hung {
+		return nil
+	}
 	value, err := bounded(ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, s.key) }, nil)
 	s.result("load", err)
 	if err != nil || value == nil {
@@ -167,24 +172,36 @@ func (s *sharedStore) save(ctx context.Context, cred *credential) {
 		return
 	}
 	cred.sealed = value
+	if s.hung {
+		return
+	}
 	_, err = bounded(ctx, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, s.store.Save(ctx, s.key, value, cred.token.Expiry)
 	}, nil)
 	s.result("save", err)
 }
 
-// result logs a store failure once, until a call works again.
+// result logs a store failure once, until a call works again. After a
+// call that got no answer, the flight leaves the store alone: a store that
+// hangs costs a Token call one storeTimeout, not one per call.
 func (s *sharedStore) result(op string, err error) {
+	if errors.Is(err, errNoAnswer) {
+		s.hung = true
+	}
 	if err == nil {
-		if s.failing.Swap(false) {
+		if s.failing {
+			s.failing = false
 			s.log.Info("recitaloauth: token store works again")
 		}
 		return
 	}
-	if !s.failing.Swap(true) {
+	if !s.failing {
+		s.failing = true
 		s.log.Warn("recitaloauth: token store failed, going on without it", "op", op, "error", err.Error())
 	}
 }
+
+var errNoAnswer = fmt.Errorf("no answer within %v", storeTimeout)
 
 // bounded runs one store call within storeTimeout, and returns when that
 // ends even if the store ignores its context. A result that comes too
@@ -214,6 +231,6 @@ func bounded[T any](ctx context.Context, call func(context.Context) (T, error), 
 			}()
 		}
 		var zero T
-		return zero, fmt.Errorf("no answer: %w", ctx.Err())
+		return zero, errNoAnswer
 	}
 }

@@ -1,0 +1,385 @@
+package recitaloauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// memStore is a Store and Locker in memory, shared by the sources of a
+// test as a file or Redis store is by processes. It counts its calls, and
+// can be made to fail or to hang (ignoring its context) on every call.
+type memStore struct {
+	mu     sync.Mutex
+	values map[string][]byte
+	locks  map[string]time.Time // key → when the lock lapses
+	saves  int
+	fail   error
+	hang   chan struct{} // calls block until it is closed
+}
+
+func newMemStore() *memStore {
+	return &memStore{values: map[string][]byte{}, locks: map[string]time.Time{}}
+}
+
+func (m *memStore) enter() error {
+	m.mu.Lock()
+	hang, fail := m.hang, m.fail
+	m.mu.Unlock()
+	if hang != nil {
+		<-hang
+	}
+	return fail
+}
+
+func (m *memStore) Load(_ context.Context, key string) ([]byte, error) {
+	if err := m.enter(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return bytes.Clone(m.values[key]), nil
+}
+
+func (m *memStore) Save(_ context.Context, key string, value []byte, _ time.Time) error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saves++
+	m.values[key] = bytes.Clone(value)
+	return nil
+}
+
+func (m *memStore) Delete(_ context.Context, key string, value []byte) error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if bytes.Equal(m.values[key], value) {
+		delete(m.values, key)
+	}
+	return nil
+}
+
+func (m *memStore) TryLock(_ context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	if err := m.enter(); err != nil {
+		return nil, false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if time.Now().Before(m.locks[key]) {
+		return nil, false, nil
+	}
+	m.locks[key] = time.Now().Add(ttl)
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.locks, key)
+	}, true, nil
+}
+
+// only returns the one value in the store, failing the test otherwise.
+func (m *memStore) only(t *testing.T) (key string, value []byte) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.values) != 1 {
+		t.Fatalf("the store holds %d values, want 1", len(m.values))
+	}
+	for key, value = range m.values {
+	}
+	return key, value
+}
+
+func (m *memStore) set(key string, value []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.values[key] = value
+}
+
+// storeSource is a source as a new process would make it: its own cache,
+// on the shared store and login server.
+func storeSource(store Store, login http.Handler, change ...func(*Config)) oauth2.TokenSource {
+	cfg := testConfig()
+	cfg.Store = store
+	for _, c := range change {
+		c(cfg)
+	}
+	return cfg.TokenSource(withHandler(login))
+}
+
+// TestStoreReuse: a second process finds the first one's token in the
+// store and logs in not at all; it hands the token out on its remaining
+// life, so both processes refresh at the same moment, once between them.
+func TestStoreReuse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		first, err := storeSource(store, login).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Minute)
+		second, err := storeSource(store, login).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.AccessToken != first.AccessToken || !second.Expiry.Equal(first.Expiry) || login.count() != 1 {
+			t.Errorf("second process got %s expiring %v after %d logins; want %s expiring %v, 1 login",
+				second.AccessToken, second.Expiry, login.count(), first.AccessToken, first.Expiry)
+		}
+	})
+}
+
+// TestStoreSealed: the store sees neither the token nor the password nor
+// the username, and a value that does not open (another password or
+// user, tampered, truncated, another format) is ignored and replaced,
+// never trusted and never fatal.
+func TestStoreSealed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		tok, err := storeSource(store, login).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, value := store.only(t)
+		cfg := testConfig()
+		for _, secret := range []string{tok.AccessToken, cfg.Password, cfg.Username, "ana"} {
+			if bytes.Contains(value, []byte(secret)) || strings.Contains(key, secret) {
+				t.Errorf("the store sees %q", secret)
+			}
+		}
+
+		tests := []struct {
+			name   string
+			value  func([]byte) []byte
+			change func(*Config)
+		}{
+			{"another password", nil, func(c *Config) { c.Password = "another" }},
+			{"tampered", func(v []byte) []byte { v[len(v)-1] ^= 1; return v }, nil},
+			{"truncated", func(v []byte) []byte { return v[:len(v)/2] }, nil},
+			{"another format", func(v []byte) []byte { v[0] = 2; return v }, nil},
+			{"another salt", func(v []byte) []byte { v[1] ^= 1; return v }, nil},
+			{"empty", func([]byte) []byte { return []byte{} }, nil},
+		}
+		for _, tt := range tests {
+			store.set(key, value)
+			if tt.value != nil {
+				store.set(key, tt.value(bytes.Clone(value)))
+			}
+			before := login.count()
+			var change []func(*Config)
+			if tt.change != nil {
+				change = append(change, tt.change)
+			}
+			got, err := storeSource(store, login, change...).Token()
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if got.AccessToken == tok.AccessToken || login.count() != before+1 {
+				t.Errorf("%s: got %s after %d logins, want a new token from 1 login", tt.name, got.AccessToken, login.count()-before)
+			}
+			if _, replaced := store.only(t); bytes.Equal(replaced, value) {
+				t.Errorf("%s: the value was not replaced", tt.name)
+			}
+		}
+	})
+}
+
+// TestStoreAnotherUser: another username or login URL never reads this
+// user's value: it has a key of its own.
+func TestStoreAnotherUser(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		if _, err := storeSource(store, login).Token(); err != nil {
+			t.Fatal(err)
+		}
+		for _, change := range []func(*Config){
+			func(c *Config) { c.Username = "bob@example.com" },
+			func(c *Config) { c.AuthURL = "http://127.0.0.1/other/login/" },
+		} {
+			if _, err := storeSource(store, login, change).Token(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := login.count(); n != 3 {
+			t.Errorf("3 users made %d logins, want 3", n)
+		}
+		if n := len(store.values); n != 3 {
+			t.Errorf("the store holds %d values, want one per user: 3", n)
+		}
+	})
+}
+
+// TestStoreOneLoginForMany: 8 processes that start together log in once
+// between them: one takes the store's lock and logs in, the others find
+// its token.
+func TestStoreOneLoginForMany(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		login.delay = 300 * time.Millisecond
+		var wg sync.WaitGroup
+		for range 8 {
+			src := storeSource(store, login)
+			wg.Go(func() {
+				if _, err := src.Token(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := login.count(); n != 1 {
+			t.Errorf("8 processes made %d logins, want 1", n)
+		}
+	})
+}
+
+// TestStoreSharedRefresh: 4 processes over 3 token lifetimes log in about
+// once per lifetime between them, not 4 times: they refresh together, and
+// take turns.
+func TestStoreSharedRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		login.delay = 200 * time.Millisecond
+		var sources []oauth2.TokenSource
+		for range 4 {
+			sources = append(sources, storeSource(store, login))
+		}
+		for start := time.Now(); time.Since(start) < 3*time.Hour; time.Sleep(10 * time.Second) {
+			for _, src := range sources {
+				if _, err := src.Token(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if n := login.count(); n < 3 || n > 4 {
+			t.Errorf("4 processes made %d logins over 3 lifetimes, want 3 or 4", n)
+		}
+	})
+}
+
+// TestStoreRefusedToken: a token refused with 401 leaves the store (so no
+// process picks it up again), but only if it is still the stored one: a
+// newer token another process saved stays, and is used.
+func TestStoreRefusedToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		a := storeSource(store, login).(*cachedSource)
+		b := storeSource(store, login).(*cachedSource)
+		credA, err := a.credential(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		credB, _ := b.credential(context.Background())
+		if credA.token.AccessToken != "token-1" || credB.token.AccessToken != "token-1" {
+			t.Fatalf("got %s and %s, want token-1 for both", credA.token.AccessToken, credB.token.AccessToken)
+		}
+		time.Sleep(5 * time.Minute) // past the reject gap
+
+		// a is refused: it deletes token-1 from the store, even though its
+		// own login then fails, so that no process picks token-1 up again.
+		login.set(func(s *loginServer) { s.status = http.StatusServiceUnavailable })
+		a.rejected(credA)
+		if _, err := a.credential(context.Background()); err == nil {
+			t.Fatal("a logged in against a server answering 503")
+		}
+		if n := len(store.values); n != 0 {
+			t.Fatalf("the store holds %d values after the 401, want token-1 deleted", n)
+		}
+		login.set(func(s *loginServer) { s.status = http.StatusOK })
+		time.Sleep(time.Minute) // past a's back-off
+		newA, err := a.credential(context.Background())
+		if err != nil || newA.token.AccessToken == "token-1" {
+			t.Fatalf("a after its 401: got %v, %v; want a new token", newA, err)
+		}
+		// b is refused too: a's new token is in the store, so no login.
+		b.rejected(credB)
+		if newB, err := b.credential(context.Background()); err != nil || newB.token.AccessToken != newA.token.AccessToken {
+			t.Fatalf("b after its 401: got %v, %v; want a's %s from the store", newB, err, newA.token.AccessToken)
+		}
+		if n := login.count(); n != 1+3+1 {
+			t.Errorf("%d logins, want 5: one first, 3 attempts answered 503, one for the whole fleet after the 401", n)
+		}
+		if _, value := store.only(t); !bytes.Equal(value, newA.sealed) {
+			t.Error("the store does not hold a's new token")
+		}
+	})
+}
+
+// TestStoreNeverWorse: a store that fails, answers garbage or hangs never
+// fails a Token call that a login serves, and one that hangs costs it one
+// store bound (a second), not one per call.
+func TestStoreNeverWorse(t *testing.T) {
+	tests := []struct {
+		name     string
+		break_   func(*memStore)
+		maxDelay time.Duration
+	}{
+		{"failing", func(m *memStore) { m.fail = errors.New("disk full") }, 0},
+		{"garbage", func(m *memStore) {
+			m.values[storeKey(testConfig().authURL(), testConfig().Username)] = []byte("garbage")
+		}, 0},
+		{"hanging", func(m *memStore) { m.hang = make(chan struct{}) }, storeTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				login, store := newLoginServer(), newMemStore()
+				login.delay = 300 * time.Millisecond
+				tt.break_(store)
+				start := time.Now()
+				tok, err := storeSource(store, login).Token()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if waited := time.Since(start); waited > tt.maxDelay+login.delay {
+					t.Errorf("Token took %v, want at most %v", waited, tt.maxDelay+login.delay)
+				}
+				if tok.AccessToken != "token-1" {
+					t.Errorf("got %s, want token-1", tok.AccessToken)
+				}
+				if store.hang != nil {
+					close(store.hang)
+				}
+			})
+		})
+	}
+}
+
+// TestStoreWaitBounded: processes waiting for another's login that hangs
+// give up with it, within one login timeout, instead of each starting a
+// full timeout of its own after it: 3 processes end by 30 s, not 30, 60
+// and 90 s.
+func TestStoreWaitBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		login.delay = time.Hour
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 3 {
+			src := storeSource(store, login)
+			wg.Go(func() {
+				if _, err := src.Token(); err == nil {
+					t.Error("Token succeeded against a login that hangs")
+				}
+				if took := time.Since(start); took > DefaultLoginTimeout+time.Second {
+					t.Errorf("a process gave up after %v, want within one login timeout (%v)", took, DefaultLoginTimeout)
+				}
+			})
+		}
+		wg.Wait()
+		if n := login.count(); n > 3 {
+			t.Errorf("%d logins, want at most 3", n)
+		}
+	})
+}
