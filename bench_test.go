@@ -16,6 +16,8 @@ package recitaloauth
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -92,6 +94,23 @@ func cachedSources(b *testing.B) (ours, theirs oauth2.TokenSource) {
 	return ours, theirs
 }
 
+// benchLogger logs everything, at Debug, to nowhere: the "+logger" sides
+// show that a Logger costs the hot path nothing, since it never logs.
+func benchLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// loggedSource is ours, warm, with benchLogger.
+func loggedSource(b *testing.B) oauth2.TokenSource {
+	ctx, cfg := benchContext()
+	cfg.Logger = benchLogger()
+	src := cfg.TokenSource(ctx)
+	if _, err := src.Token(); err != nil {
+		b.Fatal(err)
+	}
+	return src
+}
+
 // side is one side of a comparison: ours, or oauth2's.
 type side[T any] struct {
 	name string
@@ -108,7 +127,7 @@ func bothSides[T any](ours, theirs T) []side[T] {
 // gets; oauth2 hands out its own cached token).
 func BenchmarkTokenCached(b *testing.B) {
 	ours, theirs := cachedSources(b)
-	for _, side := range bothSides(ours, theirs) {
+	for _, side := range append(bothSides(ours, theirs), side[oauth2.TokenSource]{"recitaloauth+logger", loggedSource(b)}) {
 		b.Run(side.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -177,7 +196,9 @@ func benchGet(client *http.Client, req *http.Request) error {
 // more time and no more allocations.
 func BenchmarkRequest(b *testing.B) {
 	ours, theirs := requestClients(b)
-	for _, side := range bothSides(ours, theirs) {
+	ctx, _ := benchContext()
+	logged := NewClient(ctx, loggedSource(b))
+	for _, side := range append(bothSides(ours, theirs), side[*http.Client]{"recitaloauth+logger", logged}) {
 		b.Run(side.name, func(b *testing.B) {
 			req, err := http.NewRequest(http.MethodGet, benchAPIURL, nil)
 			if err != nil {

@@ -45,6 +45,14 @@
 //     401, 403 and 422 are never retried. [Config.LoginTimeout] (30 s by
 //     default) bounds the whole login.
 //
+// Every expiry decision is on the wall clock, as in x/oauth2: Go's
+// monotonic clock stops while a machine sleeps, and a laptop that wakes
+// after two hours must not hand out a token that expired an hour ago.
+// When the answer has no expires_in (FastAPI's does not), the lifetime is
+// read from the JWT on the server's own clock: exp − iat, else exp − the
+// answer's Date header, so a server clock minutes off ours changes
+// nothing.
+//
 // An idle source runs no goroutine and no timer, and needs no Close. Each
 // Token call returns a token of the caller's own, so one source can feed
 // several [oauth2.NewClient] clients at once.
@@ -56,6 +64,58 @@
 // 1 s doubling to 1 min); the token goes only to the host the caller asked
 // for, not to another host it is redirected to; and a request in clear text
 // to a host that is not loopback is refused.
+//
+// # Sharing tokens between processes
+//
+// A source with [Config.Store] shares its tokens with every process that
+// logs in as the same user at the same login URL: [NewFileStore] for the
+// processes of one machine (CLI tools, cron jobs), the redisstore package
+// for a fleet. Then:
+//
+//   - before it logs in, a source looks in the store; a token there with
+//     more than the hard limit left is used without a login, on its
+//     remaining life, so every process refreshes at the same moment;
+//   - processes that need a login at the same moment take turns on the
+//     store's lock ([Locker]): one logs in and saves the token, the others
+//     look in the store every 50 ms or so and take it. One login timeout
+//     bounds the wait and the login together, so processes waiting on a
+//     login that hangs give up with it;
+//   - a token refused with 401 is deleted from the store, only if it is
+//     still the stored one (compare-and-delete), so no process picks it up
+//     again and a newer one another process saved stays;
+//   - the store never makes things worse: each call is bounded by a
+//     second, a call that hangs makes the source leave the store alone
+//     until its next login, and a store that fails costs a login, never a
+//     Token call that a login would serve.
+//
+// A store sees only sealed values: the token and its times, encrypted
+// with AES-256-GCM under a key derived from the password with argon2id
+// (m=19 MiB, t=2, p=1: about 50 ms, paid once per source), bound to the
+// login URL, username and format. The value's key is a hash of the login
+// URL and username. Without the password, nothing in a store lets anyone
+// use a token, or test a guess faster than argon2id allows; a value that
+// does not open (another password, tampered, an old format) is ignored
+// and replaced. Service tokens are never stored.
+//
+// # Logging
+//
+// With [Config.Logger] set (or RECITAL_LOG for [DefaultTokenSource]), a
+// source says what it does, with log/slog:
+//
+//   - Info: each login that succeeded (reason: first use, early refresh,
+//     expired or after a 401; duration; attempts; the token's lifetime),
+//     and each token taken from the store instead of a login;
+//   - Warn: each failed login (error with the server's detail, HTTP
+//     status, attempts, when the next may happen), each token refused
+//     with 401 and dropped, and a store that fails (once, until it works
+//     again);
+//   - Debug: a transient failure retried (and whether Retry-After set the
+//     pause), a token refused too soon after its login to be dropped, how
+//     many callers waited for a login and for how long, a stored value
+//     ignored.
+//
+// A cached Token call logs nothing, and no record holds the password or
+// a token.
 //
 // # Errors
 //
