@@ -90,7 +90,7 @@ func run(w io.Writer) (figures, error) {
 	fmt.Fprintf(out, "recitaloauth tour: each scene starts a fake recital on 127.0.0.1 (package recitaltest)\n")
 	fmt.Fprintf(out, "whose logins take %v, so that a request waiting for one shows. Lines marked log:\n", loginDelay)
 	fmt.Fprintf(out, "are the library's own records, from Config.Logger.\n")
-	scenes := []func(io.Writer, *figures) error{cold, rollover, revoked, wrongPassword}
+	scenes := []func(io.Writer, *figures) error{cold, rollover, revoked, wrongPassword, shared}
 	for _, scene := range scenes {
 		if err := scene(out, &f); err != nil {
 			return f, err
@@ -330,6 +330,46 @@ func wrongPassword(out io.Writer, f *figures) error {
 	s.say("  %s; %s reached the API.", plural(r.Logins, "login"), plural(r.APIRequests, "request"))
 	s.say("After a failed login, calls get its error without a new login for 1 s, then 2 s,")
 	s.say("doubling up to a minute: a wrong password costs recital a login now and then, not one per call.")
+	return nil
+}
+
+func shared(out io.Writer, f *figures) error {
+	s := newScene(out, "5. Two processes share one login through a FileStore")
+	defer s.close()
+	dir, err := os.MkdirTemp("", "recitaloauth-tour-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	s.say("Two sources start at the same moment, each with its own FileStore on one directory, as two")
+	s.say("processes on one machine would. Their records are marked source=A and source=B.")
+	var clients []*http.Client
+	for _, name := range []string{"A", "B"} {
+		cfg := s.config(password)
+		cfg.Store = recitaloauth.NewFileStore(dir)
+		cfg.Logger = s.log.With("source", name)
+		clients = append(clients, cfg.Client(s.ctx))
+	}
+	statuses := make([]int, len(clients))
+	errs := make([]error, len(clients))
+	var wg sync.WaitGroup
+	for i, client := range clients {
+		wg.Go(func() { statuses[i], errs[i] = s.get(client) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r := &f.Shared
+	r.Sources, r.Logins = len(clients), s.recital.Logins()
+	for _, status := range statuses {
+		if status == http.StatusOK {
+			r.OK++
+		}
+	}
+	s.say("→ %d sources, %d requests answered 200, %s.", r.Sources, r.OK, plural(r.Logins, "login"))
+	s.say("They took turns at the store's lock: one logged in, the other found its token there.")
+	s.say("The store only ever holds tokens sealed with a key derived from the password.")
 	return nil
 }
 

@@ -37,6 +37,9 @@ func TestTour(t *testing.T) {
 		// tenth) after it; the third comes 2 s after the second.
 		{"wrong password: logins only as the back-off allows", f.WrongPassword.Logins, 2},
 		{"wrong password: no request reached the API without a token", f.WrongPassword.APIRequests, 0},
+
+		{"file store: both sources answered", f.Shared.OK, 2},
+		{"file store: one login for the two sources", f.Shared.Logins, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +80,7 @@ func TestTour(t *testing.T) {
 		"log: WARN  token refused, dropped status=401",
 		"log: INFO  logged in reason=after a 401",
 		"log: WARN  login failed reason=first use error=recitaloauth: login refused: 401 Unauthorized",
+		"token from the store source=",
 	} {
 		t.Run("output has "+record, func(t *testing.T) {
 			if !strings.Contains(out.String(), record) {
