@@ -43,7 +43,10 @@ const (
 	// expiry, room enough for a 200 ms login.
 	tokenLifetime   = 3 * time.Second
 	rolloverWorkers = 8
-	rolloverPace    = 2 * time.Millisecond // each worker's "work" between requests
+	// Each worker's "work" between requests: enough traffic to fill the
+	// background login, not so much that it starves the machine, where a
+	// request held up by the scheduler would look like one that waited.
+	rolloverPace = 10 * time.Millisecond
 
 	revokedRequests = 20
 
@@ -185,8 +188,8 @@ func rollover(out io.Writer, f *figures) error {
 	s := newScene(out, "2. Rollover: the next token arrives while requests flow")
 	defer s.close()
 	s.recital.SetTokenLifetime(tokenLifetime)
-	s.say("Tokens now live %v. %d workers send a request every few milliseconds until the token", tokenLifetime, rolloverWorkers)
-	s.say("has been replaced.")
+	s.say("Tokens now live %v. %d workers each send a request every %v until the token has", tokenLifetime, rolloverWorkers, rolloverPace)
+	s.say("been replaced.")
 	src := s.config(password).TokenSource(s.ctx)
 	client := recitaloauth.NewClient(s.ctx, src)
 	if _, err := s.get(client); err != nil { // the first login, not part of the flow
