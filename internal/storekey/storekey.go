@@ -1,0 +1,26 @@
+// Package storekey holds the one rule for the keys a store is given, so
+// that the file store and the redis store agree on it.
+package storekey
+
+import "fmt"
+
+// MaxLen bounds a key, so that a file store's "<key>.token" stays well
+// inside the 255 bytes a file name may have.
+const MaxLen = 200
+
+// Check returns an error unless key is 1 to [MaxLen] ASCII letters,
+// digits and '-': such a key is a safe file name on every system (no
+// separator, no dot, no "..") and cannot reach into a redis store's
+// "<key>:lock" names.
+func Check(key string) error {
+	if key == "" || len(key) > MaxLen {
+		return fmt.Errorf("recitaloauth: store key of %d bytes: want 1 to %d", len(key), MaxLen)
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return fmt.Errorf("recitaloauth: store key %.40q: want only letters, digits and '-'", key)
+		}
+	}
+	return nil
+}
