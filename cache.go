@@ -139,6 +139,35 @@ func (s *cachedSource) credential(ctx context.Context) (*credential, error) {
 	return s.refresh(ctx)
 }
 
+// tokenFor returns a token with at least minLeft to live, waiting for a
+// login when the cached one has less. It is for a process about to exit,
+// such as the recitaltoken command: a background refresh would die with
+// it, and its caller needs the token to outlive it.
+func (s *cachedSource) tokenFor(ctx context.Context, minLeft time.Duration) (*oauth2.Token, error) {
+	cred, err := s.credential(ctx)
+	if err != nil || time.Until(cred.token.Expiry) >= minLeft {
+		return cred.tokenOrNil(), err
+	}
+	s.mu.Lock()
+	f := s.flight
+	if f == nil {
+		if time.Now().Before(s.retryAt) {
+			err := s.failure
+			s.mu.Unlock()
+			return nil, err
+		}
+		f = s.startLogin(reasonRefresh)
+	}
+	f.waiters++
+	s.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.cred.tokenOrNil(), f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("recitaloauth: gave up waiting for the login: %w", context.Cause(ctx))
+	}
+}
+
 // refresh is the slow path: the token is missing or getting old.
 func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 	s.mu.Lock()
