@@ -152,12 +152,19 @@ func (c Config) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
 
 // MarshalJSON writes c with its password redacted, so that a Config inside
 // a logged or dumped structure (log/slog's JSON handler marshals what has
-// no LogValue) does not leak it. Unmarshalling is unchanged: a Config can
-// still be read from a JSON file.
+// no LogValue) does not leak it. Store and Logger are left out: a store may
+// hold a connection's own secrets, and neither has a JSON form to read
+// back. Unmarshalling is unchanged: a Config can still be read from a JSON
+// file.
 func (c Config) MarshalJSON() ([]byte, error) {
-	type plain Config // without the methods, so no recursion
-	c.Password = redacted(c.Password)
-	return json.Marshal(plain(c))
+	// The fields are named one by one, so that a field added to Config
+	// later stays out until someone decides it is safe to show.
+	return json.Marshal(struct {
+		Username     string
+		Password     string
+		AuthURL      string
+		LoginTimeout time.Duration
+	}{c.Username, redacted(c.Password), c.AuthURL, c.LoginTimeout})
 }
 
 // LogValue describes c to log/slog without its password.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 )
 
@@ -149,7 +150,8 @@ func spellingsOf(password string) []string {
 func TestSecretsNotFormatted(t *testing.T) {
 	const password, serviceToken = "hunter2-password", "svc-token-secret"
 	login := newLoginServer()
-	cfg := &Config{Username: "ana@example.com", Password: password, AuthURL: "http://127.0.0.1/login/"}
+	cfg := &Config{Username: "ana@example.com", Password: password, AuthURL: "http://127.0.0.1/login/",
+		Store: dumpableStore{Secret: "store-secret"}, Logger: slog.New(slog.DiscardHandler)}
 	cached := cfg.TokenSource(withHandler(login))
 	if _, err := cached.Token(); err != nil { // so that it holds a token
 		t.Fatal(err)
@@ -161,7 +163,7 @@ func TestSecretsNotFormatted(t *testing.T) {
 		"ServiceTokenSource":  ServiceTokenSource(serviceToken),
 		"struct holding them": struct{ C *Config }{cfg},
 	}
-	secrets := []string{password, serviceToken, "token-1"}
+	secrets := []string{password, serviceToken, "token-1", "store-secret"}
 	for name, value := range values {
 		var out bytes.Buffer
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%t"} {
@@ -253,20 +255,45 @@ func FuzzParseAnswer(f *testing.F) {
 	})
 }
 
-// TestConfigJSON: marshalling redacts a set password and keeps an empty one
-// empty; unmarshalling still reads one, so Configs can live in JSON files.
+// TestConfigJSON: marshalling redacts a set password, keeps an empty one
+// empty, and leaves out Store and Logger (a store may hold secrets of its
+// own); unmarshalling still reads a password, so Configs can live in JSON
+// files.
 func TestConfigJSON(t *testing.T) {
-	for password, want := range map[string]string{
-		"hunter2": `{"Username":"u","Password":"[redacted]","AuthURL":"","LoginTimeout":0}`,
-		"":        `{"Username":"u","Password":"","AuthURL":"","LoginTimeout":0}`,
-	} {
-		got, err := json.Marshal(Config{Username: "u", Password: password})
-		if err != nil || string(got) != want {
-			t.Errorf("Marshal with password %q = %s, %v; want %s", password, got, err, want)
-		}
+	tests := []struct {
+		name   string
+		config Config
+		want   string
+	}{
+		{"password set", Config{Username: "u", Password: "hunter2"},
+			`{"Username":"u","Password":"[redacted]","AuthURL":"","LoginTimeout":0}`},
+		{"no password", Config{Username: "u"},
+			`{"Username":"u","Password":"","AuthURL":"","LoginTimeout":0}`},
+		{"Store and Logger", Config{Username: "u", Password: "hunter2", LoginTimeout: time.Second,
+			Store: dumpableStore{Secret: "store-secret"}, Logger: slog.New(slog.DiscardHandler)},
+			`{"Username":"u","Password":"[redacted]","AuthURL":"","LoginTimeout":1000000000}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := json.Marshal(tt.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("Marshal mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 	var cfg Config
 	if err := json.Unmarshal([]byte(`{"Username":"u","Password":"hunter2"}`), &cfg); err != nil || cfg.Password != "hunter2" {
 		t.Errorf("Unmarshal: %+v, %v; want the password read", cfg.Password == "hunter2", err)
 	}
 }
+
+// dumpableStore is a Store with an exported secret, which encoding/json
+// and fmt would show if they were given the Store.
+type dumpableStore struct{ Secret string }
+
+func (dumpableStore) Load(context.Context, string) ([]byte, error)          { return nil, nil }
+func (dumpableStore) Save(context.Context, string, []byte, time.Time) error { return nil }
+func (dumpableStore) Delete(context.Context, string, []byte) error          { return nil }
