@@ -27,6 +27,25 @@ func redacted(secret string) string {
 
 func quote(s string) string { return strconv.Quote(s) }
 
+// redactedURL is rawURL with the password of its userinfo hidden, as
+// [url.URL.Redacted] does: a URL such as https://user:secret@host/ holds a
+// secret too. A URL without one is kept as written. One that does not
+// parse is hidden whole if it could hold userinfo, since where its
+// password would start cannot be told.
+func redactedURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		if strings.Contains(rawURL, "@") {
+			return redactedText
+		}
+		return rawURL
+	}
+	if _, ok := u.User.Password(); !ok {
+		return rawURL
+	}
+	return u.Redacted()
+}
+
 // scrubJSON replaces the password in every string and key of a decoded JSON
 // value, whatever escapes spelled it in the answer. It reports whether it
 // replaced anything, so that an answer without the password is kept as

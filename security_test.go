@@ -146,11 +146,12 @@ func spellingsOf(password string) []string {
 }
 
 // TestSecretsNotFormatted: no fmt verb and no log/slog handler shows the
-// password or a token of a Config or a source.
+// password, the password in AuthURL's userinfo, a token, or the Store of a
+// Config or a source.
 func TestSecretsNotFormatted(t *testing.T) {
 	const password, serviceToken = "hunter2-password", "svc-token-secret"
 	login := newLoginServer()
-	cfg := &Config{Username: "ana@example.com", Password: password, AuthURL: "http://127.0.0.1/login/",
+	cfg := &Config{Username: "ana@example.com", Password: password, AuthURL: "http://ana:url-secret@127.0.0.1/login/",
 		Store: dumpableStore{Secret: "store-secret"}, Logger: slog.New(slog.DiscardHandler)}
 	cached := cfg.TokenSource(withHandler(login))
 	if _, err := cached.Token(); err != nil { // so that it holds a token
@@ -163,7 +164,7 @@ func TestSecretsNotFormatted(t *testing.T) {
 		"ServiceTokenSource":  ServiceTokenSource(serviceToken),
 		"struct holding them": struct{ C *Config }{cfg},
 	}
-	secrets := []string{password, serviceToken, "token-1", "store-secret"}
+	secrets := []string{password, serviceToken, "token-1", "store-secret", "url-secret"}
 	for name, value := range values {
 		var out bytes.Buffer
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%t"} {
@@ -269,6 +270,8 @@ func TestConfigJSON(t *testing.T) {
 			`{"Username":"u","Password":"[redacted]","AuthURL":"","LoginTimeout":0}`},
 		{"no password", Config{Username: "u"},
 			`{"Username":"u","Password":"","AuthURL":"","LoginTimeout":0}`},
+		{"userinfo in AuthURL", Config{Username: "u", AuthURL: "https://ana:url-secret@auth.example.com/login/?noAuth=true"},
+			`{"Username":"u","Password":"","AuthURL":"https://ana:xxxxx@auth.example.com/login/?noAuth=true","LoginTimeout":0}`},
 		{"Store and Logger", Config{Username: "u", Password: "hunter2", LoginTimeout: time.Second,
 			Store: dumpableStore{Secret: "store-secret"}, Logger: slog.New(slog.DiscardHandler)},
 			`{"Username":"u","Password":"[redacted]","AuthURL":"","LoginTimeout":1000000000}`},
@@ -287,6 +290,28 @@ func TestConfigJSON(t *testing.T) {
 	var cfg Config
 	if err := json.Unmarshal([]byte(`{"Username":"u","Password":"hunter2"}`), &cfg); err != nil || cfg.Password != "hunter2" {
 		t.Errorf("Unmarshal: %+v, %v; want the password read", cfg.Password == "hunter2", err)
+	}
+}
+
+// TestRedactedURL: the password of a URL's userinfo is hidden; a URL
+// without one is kept as written; one that does not parse is hidden whole
+// if it could hold userinfo.
+func TestRedactedURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://auth.example.com/login/?noAuth=true", "https://auth.example.com/login/?noAuth=true"},
+		{"https://ana:secret@auth.example.com/login/", "https://ana:xxxxx@auth.example.com/login/"},
+		{"https://ana:p@ss@auth.example.com/", "https://ana:xxxxx@auth.example.com/"},
+		{"https://ana@auth.example.com/", "https://ana@auth.example.com/"},
+		{"https://ana:secret%zz@auth.example.com/", "[redacted]"},
+		{"https://auth.example.com/%zz", "https://auth.example.com/%zz"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, redactedURL(tt.in)); diff != "" {
+				t.Errorf("redactedURL(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
 	}
 }
 
