@@ -144,11 +144,9 @@ func (c Config) String() string {
 	return b.String()
 }
 
-// GoString is String, so that %#v does not show the password either.
-func (c Config) GoString() string { return c.String() }
-
-// Format writes String for every verb, so that no verb (%d, %x, ...) makes
-// fmt print the fields one by one, password included.
+// Format writes String for every verb, %#v included, so that no verb makes
+// fmt print the fields one by one, password included. fmt asks a Formatter
+// before a GoStringer, so Format is all it takes.
 func (c Config) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
 
 // MarshalJSON writes c with its password, and the password in AuthURL's
