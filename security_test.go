@@ -3,13 +3,17 @@ package recitaloauth
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -204,6 +208,74 @@ func TestRequestErrorsHoldNoSecret(t *testing.T) {
 				t.Errorf("%s: error %q holds a secret", name, err)
 			}
 		}
+	}
+}
+
+// TestRefusedLoginHoldsNoPassword: nothing reachable from a refused
+// login's error holds the password or the password of AuthURL's userinfo:
+// not the Response's Request (its Body, GetBody, Form, PostForm, URL,
+// headers). Over a real socket, so that the Request is the one net/http's
+// transport hands back.
+func TestRefusedLoginHoldsNoPassword(t *testing.T) {
+	const password, urlPassword = "hunter2 pässword&", "url-secret"
+	secrets := []string{
+		password, url.QueryEscape(password), urlPassword,
+		base64.StdEncoding.EncodeToString([]byte("ana:" + urlPassword)), // Basic, from userinfo
+	}
+	tests := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"401", http.StatusUnauthorized, `{"detail":"Incorrect username or password"}`},
+		{"422 echoing the password", http.StatusUnprocessableEntity, `{"detail":[{"msg":"bad","input":"` + password + `"}]}`},
+		{"302", http.StatusFound, ``},
+		{"400 echoing it in plain text", http.StatusBadRequest, `bad password: ` + password},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.status == http.StatusFound {
+					w.Header().Set("Location", "/elsewhere/")
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			jar, _ := cookiejar.New(nil)
+			srvURL, _ := url.Parse(srv.URL)
+			jar.SetCookies(srvURL, []*http.Cookie{{Name: "session", Value: "cookie-secret"}})
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Jar: jar})
+			cfg := &Config{Username: "ana", Password: password, LoginTimeout: 5 * time.Second,
+				AuthURL: strings.Replace(srv.URL, "http://", "http://ana:"+urlPassword+"@", 1) + "/login/?noAuth=true"}
+			_, err := cfg.Token(ctx)
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) || re.Response == nil || re.Response.Request == nil {
+				t.Fatalf("err = %v, want an *oauth2.RetrieveError with a Response and its Request", err)
+			}
+			req := re.Response.Request
+			var seen bytes.Buffer
+			dump, dumpErr := httputil.DumpRequest(req, true)
+			fmt.Fprintf(&seen, "dump: %s %v\n", dump, dumpErr)
+			if req.GetBody != nil {
+				if body, err := req.GetBody(); err == nil {
+					b, _ := io.ReadAll(body)
+					fmt.Fprintf(&seen, "GetBody: %s\n", b)
+				}
+			}
+			parseErr := req.ParseForm()
+			fmt.Fprintf(&seen, "Form: %v %v PostForm: %v\n", req.Form, parseErr, req.PostForm)
+			fmt.Fprintf(&seen, "URL: %s %+v Header: %v\n", req.URL, *req.URL, req.Header)
+			for _, secret := range append(secrets, "cookie-secret") {
+				if strings.Contains(seen.String(), secret) {
+					t.Errorf("the error's Response holds %q:\n%s", secret, seen.String())
+				}
+			}
+			// What is kept still says where the login went, and how.
+			if got, want := req.Method+" "+req.URL.Path+"?"+req.URL.RawQuery, "POST /login/?noAuth=true"; got != want {
+				t.Errorf("the error's Request is %q, want %q", got, want)
+			}
+		})
 	}
 }
 
