@@ -49,6 +49,8 @@ type Config struct {
 
 	// Password is the account's password. It is sent only in the body of
 	// the login request, and never appears in errors or formatted output.
+	// It must be valid UTF-8, as recital's server reads it: another
+	// encoding (Latin-1, say) is refused before anything is sent.
 	Password string
 
 	// AuthURL is the login URL, query included. "" means [DefaultAuthURL].
