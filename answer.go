@@ -170,8 +170,10 @@ const maxErrorBody = 1 << 10
 // refused makes the error for a non-2xx answer: the status, and FastAPI's
 // detail when the server gave one, scrubbed of the password it may echo.
 // The status line is rebuilt from the code: its reason phrase is the
-// server's free text, as hostile as the body.
+// server's free text, as hostile as the body. The Response's Request no
+// longer holds the form that was sent: see withoutSecrets.
 func refused(resp *http.Response, body []byte, password string) error {
+	resp.Request = withoutSecrets(resp.Request)
 	resp.Status = strings.TrimSpace(fmt.Sprintf("%03d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {

@@ -122,8 +122,9 @@
 // Every error this package makes starts with "recitaloauth: ". A login the
 // server refuses (any answer that is not 2xx) is an error that [errors.As]
 // finds as an [*oauth2.RetrieveError], with the answer's Response and its
-// Body (at most 1 KiB); its message names the HTTP status and FastAPI's
-// detail when the server gave one, e.g.
+// Body (at most 1 KiB); the Response's Request says where the login went,
+// without the form that carried the password. Its message names the HTTP
+// status and FastAPI's detail when the server gave one, e.g.
 //
 //	recitaloauth: login refused: 401 Unauthorized: Incorrect username or password
 //

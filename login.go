@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 )
@@ -69,6 +70,15 @@ func (c *Config) checkLogin() (string, error) {
 	}
 	if c.Password == "" {
 		return "", errors.New("recitaloauth: Config.Password is empty")
+	}
+	// Starlette decodes the form as UTF-8, with U+FFFD for what is not: such
+	// a password can never log in, and FastAPI would echo the mangled one
+	// back, where no scrub recognises it.
+	if !utf8.ValidString(c.Password) {
+		return "", errors.New("recitaloauth: the password is not valid UTF-8: the server would read another one")
+	}
+	if !utf8.ValidString(c.Username) {
+		return "", errors.New("recitaloauth: the username is not valid UTF-8: the server would read another one")
 	}
 	authURL := c.authURL()
 	if err := checkAuthURL(authURL, "Config.AuthURL"); err != nil {

@@ -39,16 +39,18 @@ const DefaultLoginTimeout = 30 * time.Second
 // Config later does not affect a source already made.
 //
 // Formatting a Config with fmt, log/slog or encoding/json never shows the
-// password. The ways around that are a %p of a Config value (go vet reports
-// it) and a Config held by value in an unexported field of another struct,
-// which fmt prints field by field without asking the Config: hold a
-// *Config there instead.
+// password, nor a password in AuthURL's userinfo. The ways around that are
+// a %p of a Config value (go vet reports it) and a Config held by value in
+// an unexported field of another struct, which fmt prints field by field
+// without asking the Config: hold a *Config there instead.
 type Config struct {
 	// Username is the recital account's login, usually an e-mail address.
 	Username string
 
 	// Password is the account's password. It is sent only in the body of
 	// the login request, and never appears in errors or formatted output.
+	// It must be valid UTF-8, as recital's server reads it: another
+	// encoding (Latin-1, say) is refused before anything is sent.
 	Password string
 
 	// AuthURL is the login URL, query included. "" means [DefaultAuthURL].
@@ -131,7 +133,8 @@ func (c *Config) loginTimeout() time.Duration {
 	return c.LoginTimeout
 }
 
-// String describes c without its password, for fmt's %v, %+v and %s.
+// String describes c without its password, nor the password in AuthURL's
+// userinfo, for fmt's %v, %+v and %s.
 func (c Config) String() string {
 	var b strings.Builder
 	b.WriteString("recitaloauth.Config{Username: ")
@@ -143,7 +146,7 @@ func (c Config) String() string {
 		b.WriteString(redactedText)
 	}
 	b.WriteString(", AuthURL: ")
-	b.WriteString(quote(c.AuthURL))
+	b.WriteString(quote(redactedURL(c.AuthURL)))
 	if c.LoginTimeout != 0 {
 		b.WriteString(", LoginTimeout: ")
 		b.WriteString(c.LoginTimeout.String())
@@ -152,29 +155,35 @@ func (c Config) String() string {
 	return b.String()
 }
 
-// GoString is String, so that %#v does not show the password either.
-func (c Config) GoString() string { return c.String() }
-
-// Format writes String for every verb, so that no verb (%d, %x, ...) makes
-// fmt print the fields one by one, password included.
+// Format writes String for every verb, %#v included, so that no verb makes
+// fmt print the fields one by one, password included. fmt asks a Formatter
+// before a GoStringer, so Format is all it takes.
 func (c Config) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
 
-// MarshalJSON writes c with its password redacted, so that a Config inside
-// a logged or dumped structure (log/slog's JSON handler marshals what has
-// no LogValue) does not leak it. Unmarshalling is unchanged: a Config can
-// still be read from a JSON file.
+// MarshalJSON writes c with its password, and the password in AuthURL's
+// userinfo, redacted, so that a Config inside a logged or dumped structure
+// (log/slog's JSON handler marshals what has no LogValue) does not leak
+// them. Store and Logger are left out: a store may hold a connection's own
+// secrets, and neither has a JSON form to read back. Unmarshalling is
+// unchanged: a Config can still be read from a JSON file.
 func (c Config) MarshalJSON() ([]byte, error) {
-	type plain Config // without the methods, so no recursion
-	c.Password = redacted(c.Password)
-	return json.Marshal(plain(c))
+	// The fields are named one by one, so that a field added to Config
+	// later stays out until someone decides it is safe to show.
+	return json.Marshal(struct {
+		Username     string
+		Password     string
+		AuthURL      string
+		LoginTimeout time.Duration
+	}{c.Username, redacted(c.Password), redactedURL(c.AuthURL), c.LoginTimeout})
 }
 
-// LogValue describes c to log/slog without its password.
+// LogValue describes c to log/slog without its password, nor the password
+// in AuthURL's userinfo.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("username", c.Username),
 		slog.String("password", redacted(c.Password)),
-		slog.String("auth_url", c.authURL()),
+		slog.String("auth_url", redactedURL(c.authURL())),
 	)
 }
 

@@ -384,6 +384,10 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no username", Config{Password: "p"}, "recitaloauth: Config.Username is empty"},
 		{"no password", Config{Username: "u"}, "recitaloauth: Config.Password is empty"},
+		{"password not UTF-8", Config{Username: "u", Password: "caf\xe9-latin1"},
+			"recitaloauth: the password is not valid UTF-8: the server would read another one"},
+		{"username not UTF-8", Config{Username: "zo\xe9", Password: "p"},
+			"recitaloauth: the username is not valid UTF-8: the server would read another one"},
 		{"relative URL", Config{Username: "u", Password: "p", AuthURL: "/login"}, "recitaloauth: Config.AuthURL is not an absolute URL"},
 		{"http to another host", Config{Username: "u", Password: "p", AuthURL: "http://auth.example.com/login/"},
 			"recitaloauth: Config.AuthURL: refusing to send credentials in clear text to http://auth.example.com: use https"},

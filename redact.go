@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -26,6 +27,55 @@ func redacted(secret string) string {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// redactedURL is rawURL with the password of its userinfo hidden, as
+// [url.URL.Redacted] does: a URL such as https://user:secret@host/ holds a
+// secret too. A URL without one is kept as written. One that does not
+// parse is hidden whole if it could hold userinfo, since where its
+// password would start cannot be told.
+func redactedURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		if strings.Contains(rawURL, "@") {
+			return redactedText
+		}
+		return rawURL
+	}
+	if _, ok := u.User.Password(); !ok {
+		return rawURL
+	}
+	return u.Redacted()
+}
+
+// withoutSecrets is what a refused login's error keeps of the request that
+// was sent: where it went and how, without the form (Body, GetBody, Form,
+// PostForm), the headers net/http adds from userinfo and a cookie jar, and
+// the password of the URL's userinfo. The error outlives the login (a
+// source keeps it during its back-off) and goes to code that knows nothing
+// of secrets: a retry helper that replays a failed request, a logger that
+// dumps it.
+func withoutSecrets(req *http.Request) *http.Request {
+	if req == nil {
+		return nil
+	}
+	u := *req.URL
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	// Only the headers the login sets itself are kept: Authorization
+	// (Basic, from userinfo) and Cookie (from a jar) are secrets too.
+	header := http.Header{}
+	for _, name := range []string{"Content-Type", "Accept", "User-Agent"} {
+		if values := req.Header.Values(name); len(values) > 0 {
+			header[name] = slices.Clone(values)
+		}
+	}
+	return &http.Request{
+		Method: req.Method, URL: &u, Host: req.Host, Header: header,
+		Proto: req.Proto, ProtoMajor: req.ProtoMajor, ProtoMinor: req.ProtoMinor,
+		Body: http.NoBody,
+	}
+}
 
 // scrubJSON replaces the password in every string and key of a decoded JSON
 // value, whatever escapes spelled it in the answer. It reports whether it

@@ -3,18 +3,23 @@ package recitaloauth
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 )
 
@@ -145,11 +150,13 @@ func spellingsOf(password string) []string {
 }
 
 // TestSecretsNotFormatted: no fmt verb and no log/slog handler shows the
-// password or a token of a Config or a source.
+// password, the password in AuthURL's userinfo, a token, or the Store of a
+// Config or a source.
 func TestSecretsNotFormatted(t *testing.T) {
 	const password, serviceToken = "hunter2-password", "svc-token-secret"
 	login := newLoginServer()
-	cfg := &Config{Username: "ana@example.com", Password: password, AuthURL: "http://127.0.0.1/login/"}
+	cfg := &Config{Username: "ana@example.com", Password: password, AuthURL: "http://ana:url-secret@127.0.0.1/login/",
+		Store: dumpableStore{Secret: "store-secret"}, Logger: slog.New(slog.DiscardHandler)}
 	cached := cfg.TokenSource(withHandler(login))
 	if _, err := cached.Token(); err != nil { // so that it holds a token
 		t.Fatal(err)
@@ -161,7 +168,7 @@ func TestSecretsNotFormatted(t *testing.T) {
 		"ServiceTokenSource":  ServiceTokenSource(serviceToken),
 		"struct holding them": struct{ C *Config }{cfg},
 	}
-	secrets := []string{password, serviceToken, "token-1"}
+	secrets := []string{password, serviceToken, "token-1", "store-secret", "url-secret"}
 	for name, value := range values {
 		var out bytes.Buffer
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%t"} {
@@ -201,6 +208,74 @@ func TestRequestErrorsHoldNoSecret(t *testing.T) {
 				t.Errorf("%s: error %q holds a secret", name, err)
 			}
 		}
+	}
+}
+
+// TestRefusedLoginHoldsNoPassword: nothing reachable from a refused
+// login's error holds the password or the password of AuthURL's userinfo:
+// not the Response's Request (its Body, GetBody, Form, PostForm, URL,
+// headers). Over a real socket, so that the Request is the one net/http's
+// transport hands back.
+func TestRefusedLoginHoldsNoPassword(t *testing.T) {
+	const password, urlPassword = "hunter2 pässword&", "url-secret"
+	secrets := []string{
+		password, url.QueryEscape(password), urlPassword,
+		base64.StdEncoding.EncodeToString([]byte("ana:" + urlPassword)), // Basic, from userinfo
+	}
+	tests := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"401", http.StatusUnauthorized, `{"detail":"Incorrect username or password"}`},
+		{"422 echoing the password", http.StatusUnprocessableEntity, `{"detail":[{"msg":"bad","input":"` + password + `"}]}`},
+		{"302", http.StatusFound, ``},
+		{"400 echoing it in plain text", http.StatusBadRequest, `bad password: ` + password},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.status == http.StatusFound {
+					w.Header().Set("Location", "/elsewhere/")
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			jar, _ := cookiejar.New(nil)
+			srvURL, _ := url.Parse(srv.URL)
+			jar.SetCookies(srvURL, []*http.Cookie{{Name: "session", Value: "cookie-secret"}})
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Jar: jar})
+			cfg := &Config{Username: "ana", Password: password, LoginTimeout: 5 * time.Second,
+				AuthURL: strings.Replace(srv.URL, "http://", "http://ana:"+urlPassword+"@", 1) + "/login/?noAuth=true"}
+			_, err := cfg.Token(ctx)
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) || re.Response == nil || re.Response.Request == nil {
+				t.Fatalf("err = %v, want an *oauth2.RetrieveError with a Response and its Request", err)
+			}
+			req := re.Response.Request
+			var seen bytes.Buffer
+			dump, dumpErr := httputil.DumpRequest(req, true)
+			fmt.Fprintf(&seen, "dump: %s %v\n", dump, dumpErr)
+			if req.GetBody != nil {
+				if body, err := req.GetBody(); err == nil {
+					b, _ := io.ReadAll(body)
+					fmt.Fprintf(&seen, "GetBody: %s\n", b)
+				}
+			}
+			parseErr := req.ParseForm()
+			fmt.Fprintf(&seen, "Form: %v %v PostForm: %v\n", req.Form, parseErr, req.PostForm)
+			fmt.Fprintf(&seen, "URL: %s %+v Header: %v\n", req.URL, *req.URL, req.Header)
+			for _, secret := range append(secrets, "cookie-secret") {
+				if strings.Contains(seen.String(), secret) {
+					t.Errorf("the error's Response holds %q:\n%s", secret, seen.String())
+				}
+			}
+			// What is kept still says where the login went, and how.
+			if got, want := req.Method+" "+req.URL.Path+"?"+req.URL.RawQuery, "POST /login/?noAuth=true"; got != want {
+				t.Errorf("the error's Request is %q, want %q", got, want)
+			}
+		})
 	}
 }
 
@@ -253,20 +328,69 @@ func FuzzParseAnswer(f *testing.F) {
 	})
 }
 
-// TestConfigJSON: marshalling redacts a set password and keeps an empty one
-// empty; unmarshalling still reads one, so Configs can live in JSON files.
+// TestConfigJSON: marshalling redacts a set password, keeps an empty one
+// empty, and leaves out Store and Logger (a store may hold secrets of its
+// own); unmarshalling still reads a password, so Configs can live in JSON
+// files.
 func TestConfigJSON(t *testing.T) {
-	for password, want := range map[string]string{
-		"hunter2": `{"Username":"u","Password":"[redacted]","AuthURL":"","LoginTimeout":0}`,
-		"":        `{"Username":"u","Password":"","AuthURL":"","LoginTimeout":0}`,
-	} {
-		got, err := json.Marshal(Config{Username: "u", Password: password})
-		if err != nil || string(got) != want {
-			t.Errorf("Marshal with password %q = %s, %v; want %s", password, got, err, want)
-		}
+	tests := []struct {
+		name   string
+		config Config
+		want   string
+	}{
+		{"password set", Config{Username: "u", Password: "hunter2"},
+			`{"Username":"u","Password":"[redacted]","AuthURL":"","LoginTimeout":0}`},
+		{"no password", Config{Username: "u"},
+			`{"Username":"u","Password":"","AuthURL":"","LoginTimeout":0}`},
+		{"userinfo in AuthURL", Config{Username: "u", AuthURL: "https://ana:url-secret@auth.example.com/login/?noAuth=true"},
+			`{"Username":"u","Password":"","AuthURL":"https://ana:xxxxx@auth.example.com/login/?noAuth=true","LoginTimeout":0}`},
+		{"Store and Logger", Config{Username: "u", Password: "hunter2", LoginTimeout: time.Second,
+			Store: dumpableStore{Secret: "store-secret"}, Logger: slog.New(slog.DiscardHandler)},
+			`{"Username":"u","Password":"[redacted]","AuthURL":"","LoginTimeout":1000000000}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := json.Marshal(tt.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("Marshal mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 	var cfg Config
 	if err := json.Unmarshal([]byte(`{"Username":"u","Password":"hunter2"}`), &cfg); err != nil || cfg.Password != "hunter2" {
 		t.Errorf("Unmarshal: %+v, %v; want the password read", cfg.Password == "hunter2", err)
 	}
 }
+
+// TestRedactedURL: the password of a URL's userinfo is hidden; a URL
+// without one is kept as written; one that does not parse is hidden whole
+// if it could hold userinfo.
+func TestRedactedURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://auth.example.com/login/?noAuth=true", "https://auth.example.com/login/?noAuth=true"},
+		{"https://ana:secret@auth.example.com/login/", "https://ana:xxxxx@auth.example.com/login/"},
+		{"https://ana:p@ss@auth.example.com/", "https://ana:xxxxx@auth.example.com/"},
+		{"https://ana@auth.example.com/", "https://ana@auth.example.com/"},
+		{"https://ana:secret%zz@auth.example.com/", "[redacted]"},
+		{"https://auth.example.com/%zz", "https://auth.example.com/%zz"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, redactedURL(tt.in)); diff != "" {
+				t.Errorf("redactedURL(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+// dumpableStore is a Store with an exported secret, which encoding/json
+// and fmt would show if they were given the Store.
+type dumpableStore struct{ Secret string }
+
+func (dumpableStore) Load(context.Context, string) ([]byte, error)          { return nil, nil }
+func (dumpableStore) Save(context.Context, string, []byte, time.Time) error { return nil }
+func (dumpableStore) Delete(context.Context, string, []byte) error          { return nil }

@@ -49,10 +49,8 @@ func (s *serviceTokenSource) rejected(*credential) bool { return false }
 // String keeps the token out of fmt's %v, %+v and %s.
 func (s *serviceTokenSource) String() string { return "recitaloauth.ServiceTokenSource([redacted])" }
 
-// GoString keeps the token out of fmt's %#v.
-func (s *serviceTokenSource) GoString() string { return s.String() }
-
-// Format keeps the token out of every other fmt verb.
+// Format keeps the token out of every other fmt verb, %#v included: fmt
+// asks a Formatter before a GoStringer.
 func (s *serviceTokenSource) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }
 
 // LogValue keeps the token out of log/slog output.
