@@ -1,0 +1,390 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/seed9ffb1f9c/recitaloauth/redisstore"
+)
+
+// The tests run against a redis-server of their own on 127.0.0.1, started
+// by TestMain. Without one, they skip, except in CI (CI set), where the
+// package fails: CI must test the store.
+var (
+	redisAddr string
+	redisErr  error // why there is no server
+
+	redisProcAttr *syscall.SysProcAttr // set where the system can tie the server's life to ours
+)
+
+func TestMain(m *testing.M) {
+	var stop func()
+	redisAddr, stop, redisErr = startRedis()
+	if redisErr != nil && os.Getenv("CI") != "" {
+		fmt.Fprintf(os.Stderr, "redisstore: CI needs redis-server (apt-get install redis-server): %v\n", redisErr)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if stop != nil {
+		stop()
+	}
+	os.Exit(code)
+}
+
+// startRedis starts redis-server on a free port of 127.0.0.1, with
+// nothing written to disk, and waits until it answers PING.
+func startRedis() (addr string, stop func(), err error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "redisstore-test-")
+	if err != nil {
+		return "", nil, err
+	}
+	// A port found free can be taken before redis-server binds it: try
+	// another then.
+	for range 3 {
+		addr, stopServer, err := startRedisOnce(path, dir)
+		if err == nil {
+			return addr, func() { stopServer(); os.RemoveAll(dir) }, nil
+		}
+	}
+	os.RemoveAll(dir)
+	return "", nil, err
+}
+
+func startRedisOnce(path, dir string) (addr string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+
+	cmd := exec.Command(path,
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir,
+		"--daemonize", "no", "--loglevel", "warning")
+	cmd.SysProcAttr = redisProcAttr
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop = func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+
+	client := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer client.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return addr, stop, nil
+		}
+		select {
+		case waitErr := <-exited:
+			return "", nil, fmt.Errorf("redis-server exited (%v): %s", waitErr, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("redis-server on %s does not answer PING: %v", addr, err)
+		}
+	}
+}
+
+// newStore returns a store on an empty database, and a client to look at
+// it with.
+func newStore(t *testing.T) (*redisstore.Store, *redis.Client) {
+	t.Helper()
+	if redisErr != nil {
+		t.Skipf("no redis-server to test against (apt-get install redis-server): %v", redisErr)
+	}
+	client := redis.NewClient(&redis.Options{Addr: redisAddr})
+	t.Cleanup(func() { client.Close() })
+	if err := client.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return redisstore.New(client), client
+}
+
+// load returns key's value, failing the test on an error.
+func load(t *testing.T, s *redisstore.Store, key string) []byte {
+	t.Helper()
+	got, err := s.Load(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", key, err)
+	}
+	return got
+}
+
+// save saves value under key for an hour, failing the test on an error.
+func save(t *testing.T, s *redisstore.Store, key, value string) {
+	t.Helper()
+	if err := s.Save(context.Background(), key, []byte(value), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Save(%q): %v", key, err)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	s, client := newStore(t)
+	if got := load(t, s, "k"); got != nil {
+		t.Errorf("Load of a missing key = %q, want nil", got)
+	}
+	for _, value := range []string{"first", "second, longer than the first", "3"} {
+		save(t, s, "k", value)
+		if diff := cmp.Diff(value, string(load(t, s, "k"))); diff != "" {
+			t.Errorf("Load after Save mismatch (-want +got):\n%s", diff)
+		}
+	}
+	keys, err := client.Keys(context.Background(), "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"recitaloauth:k"}, keys); diff != "" {
+		t.Errorf("keys in Redis mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestSaveTTL(t *testing.T) {
+	s, client := newStore(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		expiry  time.Time
+		wantTTL time.Duration // -1: no expiry, -2: no key
+	}{
+		{"expiry in an hour", time.Now().Add(time.Hour), time.Hour},
+		{"expiry in 1.5 s", time.Now().Add(1500 * time.Millisecond), 1500 * time.Millisecond},
+		{"zero expiry", time.Time{}, -1},
+		{"expiry past", time.Now().Add(-time.Second), -2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			save(t, s, "k", "old")
+			if err := s.Save(ctx, "k", []byte("new"), tt.expiry); err != nil {
+				t.Fatal(err)
+			}
+			pttl, err := client.PTTL(ctx, "recitaloauth:k").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.wantTTL < 0:
+				if pttl != tt.wantTTL {
+					t.Errorf("PTTL = %v, want %d", pttl, tt.wantTTL)
+				}
+			case pttl > tt.wantTTL || pttl < tt.wantTTL-time.Second:
+				t.Errorf("PTTL = %v, want at most %v and within a second of it", pttl, tt.wantTTL)
+			}
+			want := "new"
+			if tt.wantTTL == -2 {
+				want = ""
+			}
+			if got := load(t, s, "k"); string(got) != want {
+				t.Errorf("Load = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestCompareAndDelete(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	save(t, s, "k", "old")
+	save(t, s, "k", "new")
+
+	if err := s.Delete(ctx, "k", []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(t, s, "k"); string(got) != "new" {
+		t.Fatalf("Delete of the old value left %q, want the newer %q", got, "new")
+	}
+	if err := s.Delete(ctx, "k", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(t, s, "k"); got != nil {
+		t.Errorf("Delete of the value left %q, want nil", got)
+	}
+	if err := s.Delete(ctx, "k", []byte("new")); err != nil {
+		t.Errorf("Delete of no value: %v", err)
+	}
+}
+
+func TestTryLock(t *testing.T) {
+	s, client := newStore(t)
+	other := redisstore.New(client)
+	ctx := context.Background()
+
+	unlock, ok, err := s.TryLock(ctx, "k", time.Minute)
+	if !ok || err != nil {
+		t.Fatalf("first TryLock = %v, %v; want true, nil", ok, err)
+	}
+	pttl, err := client.PTTL(ctx, "recitaloauth:k:lock").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pttl > time.Minute || pttl < time.Minute-time.Second {
+		t.Errorf("the lock's PTTL = %v, want the minute's ttl", pttl)
+	}
+	for name, store := range map[string]*redisstore.Store{"the same store": s, "another store": other} {
+		if u, ok, err := store.TryLock(ctx, "k", time.Minute); ok || err != nil || u != nil {
+			t.Errorf("TryLock through %s while held = %v, %v (unlock nil: %v); want false, nil, nil", name, ok, err, u == nil)
+		}
+	}
+	if u, ok, err := s.TryLock(ctx, "other-key", time.Minute); !ok || err != nil {
+		t.Errorf("TryLock of another key = %v, %v; want true, nil", ok, err)
+	} else {
+		u()
+	}
+
+	unlock()
+	unlock2, ok, err := other.TryLock(ctx, "k", time.Minute)
+	if !ok || err != nil {
+		t.Fatalf("TryLock after unlock = %v, %v; want true, nil", ok, err)
+	}
+	unlock2()
+	if n, err := client.Exists(ctx, "recitaloauth:k:lock").Result(); n != 0 || err != nil {
+		t.Errorf("after unlock, the lock's key exists: %d, %v", n, err)
+	}
+}
+
+// A lock whose holder outlives its ttl is free for another, and the first
+// holder's unlock leaves the second's lock alone.
+func TestLockExpiresAndUnlockReleasesOnlyItsOwn(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	const ttl = 50 * time.Millisecond
+
+	start := time.Now()
+	unlockFirst, ok, err := s.TryLock(ctx, "k", ttl)
+	if !ok || err != nil {
+		t.Fatalf("first TryLock = %v, %v; want true, nil", ok, err)
+	}
+	unlockSecond := waitLock(t, s, "k")
+	if elapsed := time.Since(start); elapsed < ttl {
+		t.Errorf("the lock was free again after %v, before its ttl of %v", elapsed, ttl)
+	}
+
+	unlockFirst() // too late: it is no longer the first holder's
+	if _, ok, err := s.TryLock(ctx, "k", time.Minute); ok || err != nil {
+		t.Fatalf("TryLock after the expired holder's unlock = %v, %v; want false, nil: it released the new holder's lock", ok, err)
+	}
+	unlockSecond()
+	if u, ok, err := s.TryLock(ctx, "k", time.Minute); !ok || err != nil {
+		t.Fatalf("TryLock after the holder's unlock = %v, %v; want true, nil", ok, err)
+	} else {
+		u()
+	}
+}
+
+// waitLock polls TryLock, with a minute's ttl, until it takes the lock.
+func waitLock(t *testing.T, s *redisstore.Store, key string) (unlock func()) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		unlock, ok, err := s.TryLock(context.Background(), key, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return unlock
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the lock was not freed within 5 s of its ttl of 50ms")
+	return nil
+}
+
+// An unlock called after the caller's context ended still releases the
+// lock: the caller's context has often ended by then.
+func TestUnlockAfterContextEnds(t *testing.T) {
+	s, _ := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	unlock, ok, err := s.TryLock(ctx, "k", time.Minute)
+	if !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v; want true, nil", ok, err)
+	}
+	cancel()
+	unlock()
+	if u, ok, err := s.TryLock(context.Background(), "k", time.Minute); !ok || err != nil {
+		t.Fatalf("TryLock after an unlock whose context had ended = %v, %v; want true, nil", ok, err)
+	} else {
+		u()
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	s, client := newStore(t)
+	ctx := context.Background()
+	for _, key := range []string{"", "a:lock", "a b", "{a}", "ä", strings.Repeat("k", 201)} {
+		_, loadErr := s.Load(ctx, key)
+		_, _, lockErr := s.TryLock(ctx, key, time.Minute)
+		for op, err := range map[string]error{
+			"Load":    loadErr,
+			"Save":    s.Save(ctx, key, []byte("v"), time.Now().Add(time.Hour)),
+			"Delete":  s.Delete(ctx, key, []byte("v")),
+			"TryLock": lockErr,
+		} {
+			if err == nil || !strings.Contains(err.Error(), "store key") {
+				t.Errorf("%s(%.20q): error %v, want one about the store key", op, key, err)
+			}
+		}
+	}
+	for _, ttl := range []time.Duration{0, -time.Second, time.Millisecond - 1} {
+		if u, ok, err := s.TryLock(ctx, "k", ttl); ok || err == nil || u != nil {
+			t.Errorf("TryLock with ttl %v = %v, %v; want false and an error: such a lock might never expire", ttl, ok, err)
+		}
+	}
+	if n, err := client.DBSize(ctx).Result(); n != 0 || err != nil {
+		t.Errorf("bad arguments wrote %d keys (%v)", n, err)
+	}
+}
+
+// A Redis that does not answer is an error, not a hang nor nil, nil.
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
+	defer client.Close()
+	s := redisstore.New(client)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	got, err := s.Load(ctx, "k")
+	if err == nil || got != nil || errors.Is(err, redis.Nil) {
+		t.Errorf("Load = %q, %v; want an error", got, err)
+	}
+	if !strings.HasPrefix(fmt.Sprint(err), "recitaloauth: ") {
+		t.Errorf("Load's error %q lacks the package's prefix", err)
+	}
+	if _, ok, err := s.TryLock(ctx, "k", time.Minute); ok || err == nil {
+		t.Errorf("TryLock = %v, %v; want false and an error", ok, err)
+	}
+}
