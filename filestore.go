@@ -73,6 +73,12 @@ type FileStore struct {
 	err error // returned by every call: the directory is unknown
 }
 
+// Compile-time checks that FileStore is what its documentation says.
+var (
+	_ Store  = (*FileStore)(nil)
+	_ Locker = (*FileStore)(nil)
+)
+
 // NewFileStore returns a FileStore keeping its files in dir, which is
 // created when a Save or TryLock needs it. An empty dir means the
 // directory "recitaloauth" in [os.UserCacheDir]; when that is unknown, or
