@@ -1,129 +1,29 @@
 package redisstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/redistest"
 	"github.com/seed9ffb1f9c/recitaloauth/redisstore"
 )
 
-// The tests run against a redis-server of their own on 127.0.0.1, started
-// by TestMain. Without one, they skip, except in CI (CI set), where the
-// package fails: CI must test the store.
-var (
-	redisAddr string
-	redisErr  error // why there is no server
-
-	redisProcAttr *syscall.SysProcAttr // set where the system can tie the server's life to ours
-)
-
-func TestMain(m *testing.M) {
-	var stop func()
-	redisAddr, stop, redisErr = startRedis()
-	if redisErr != nil && os.Getenv("CI") != "" {
-		fmt.Fprintf(os.Stderr, "redisstore: CI needs redis-server (apt-get install redis-server): %v\n", redisErr)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if stop != nil {
-		stop()
-	}
-	os.Exit(code)
-}
-
-// startRedis starts redis-server on a free port of 127.0.0.1, with
-// nothing written to disk, and waits until it answers PING.
-func startRedis() (addr string, stop func(), err error) {
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		return "", nil, err
-	}
-	dir, err := os.MkdirTemp("", "redisstore-test-")
-	if err != nil {
-		return "", nil, err
-	}
-	// A port found free can be taken before redis-server binds it: try
-	// another then.
-	for range 3 {
-		addr, stopServer, err := startRedisOnce(path, dir)
-		if err == nil {
-			return addr, func() { stopServer(); os.RemoveAll(dir) }, nil
-		}
-	}
-	os.RemoveAll(dir)
-	return "", nil, err
-}
-
-func startRedisOnce(path, dir string) (addr string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-
-	cmd := exec.Command(path,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--daemonize", "no", "--loglevel", "warning")
-	cmd.SysProcAttr = redisProcAttr
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop = func() {
-		cmd.Process.Kill()
-		<-exited
-	}
-
-	client := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	defer client.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := client.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return addr, stop, nil
-		}
-		select {
-		case waitErr := <-exited:
-			return "", nil, fmt.Errorf("redis-server exited (%v): %s", waitErr, out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, fmt.Errorf("redis-server on %s does not answer PING: %v", addr, err)
-		}
-	}
-}
+// The tests run against a redis-server of their own on 127.0.0.1 (see
+// internal/redistest): they skip without one, except in CI.
 
 // newStore returns a store on an empty database, and a client to look at
 // it with.
 func newStore(t *testing.T) (*redisstore.Store, *redis.Client) {
 	t.Helper()
-	if redisErr != nil {
-		t.Skipf("no redis-server to test against (apt-get install redis-server): %v", redisErr)
-	}
-	client := redis.NewClient(&redis.Options{Addr: redisAddr})
+	client := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
 	t.Cleanup(func() { client.Close() })
 	if err := client.FlushDB(context.Background()).Err(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,101 @@
+// Package redistest starts a real redis-server for tests: on a free port
+// of 127.0.0.1, with nothing written to disk, stopped when the test ends.
+// Without redis-server the test skips, except in CI (CI set), where it
+// fails: CI must test against Redis.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// procAttr ties the server's life to the test's where the system can.
+var procAttr *syscall.SysProcAttr
+
+// Start starts a redis-server for tb and returns its address.
+func Start(tb testing.TB) string {
+	tb.Helper()
+	addr, stop, err := start(tb.TempDir())
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("CI needs redis-server (apt-get install redis-server): %v", err)
+		}
+		tb.Skipf("no redis-server: %v", err)
+	}
+	tb.Cleanup(stop)
+	return addr
+}
+
+func start(dir string) (addr string, stop func(), err error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, err
+	}
+	// A port found free can be taken before redis-server binds it: try
+	// another then.
+	for range 3 {
+		if addr, stop, err = startOnce(path, dir); err == nil {
+			return addr, stop, nil
+		}
+	}
+	return "", nil, err
+}
+
+func startOnce(path, dir string) (addr string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+
+	cmd := exec.Command(path,
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir,
+		"--daemonize", "no", "--loglevel", "warning")
+	cmd.SysProcAttr = procAttr
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop = func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+
+	client := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer client.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return addr, stop, nil
+		}
+		select {
+		case waitErr := <-exited:
+			return "", nil, fmt.Errorf("redis-server exited (%v): %s", waitErr, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("redis-server on %s does not answer PING: %v", addr, err)
+		}
+	}
+}
