@@ -410,3 +410,47 @@ func sortedIndex(waits []time.Duration, d time.Duration) int {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkFirstToken is the first Token call of a fresh process, against
+// recitaltest over a real socket: ours with a warm FileStore (another
+// process logged in: one argon2id derivation and a file read, no login),
+// oauth2's with nothing to share (ReuseTokenSource's first call is a
+// login). Each iteration is a new source, as a new process would have.
+func BenchmarkFirstToken(b *testing.B) {
+	server := recitaltest.NewServer()
+	defer server.Close()
+	server.AddUser("ana@example.com", "s3cret")
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, server.Client())
+	cfg := &Config{Username: "ana@example.com", Password: "s3cret", AuthURL: server.AuthURL(),
+		Store: NewFileStore(b.TempDir() + "/store")}
+	if _, err := cfg.TokenSource(ctx).Token(); err != nil { // warms the store
+		b.Fatal(err)
+	}
+	plain := *cfg
+	plain.Store = nil
+	newSource := bothSides(
+		func() oauth2.TokenSource { return cfg.TokenSource(ctx) },
+		func() oauth2.TokenSource { return oauth2.ReuseTokenSource(nil, loginSource(ctx, &plain)) },
+	)
+	for _, side := range newSource {
+		b.Run(side.name, func(b *testing.B) {
+			before := server.Logins()
+			for b.Loop() {
+				if _, err := side.of().Token(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(server.Logins()-before)/float64(b.N), "logins/op")
+		})
+	}
+}
+
+// BenchmarkKDF is the argon2id derivation alone: what a source pays once,
+// and what each guess of the password against a stolen value costs.
+func BenchmarkKDF(b *testing.B) {
+	s := newSealer("https://auth.example/login/", "ana@example.com", "s3cret")
+	salt := make([]byte, saltSize)
+	for b.Loop() {
+		s.derive(salt)
+	}
+}
