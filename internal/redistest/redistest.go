@@ -1,7 +1,5 @@
-// Package redistest starts a real redis-server for tests: on a free port
-// of 127.0.0.1, with nothing written to disk, stopped when the test ends.
-// Without redis-server the test skips, except in CI (CI set), where it
-// fails: CI must test against Redis.
+// Package redistest starts a real redis-server, for tests and examples: on
+// a free port of 127.0.0.1, with nothing written to disk.
 package redistest
 
 import (
@@ -22,10 +20,12 @@ import (
 // procAttr ties the server's life to the test's where the system can.
 var procAttr *syscall.SysProcAttr
 
-// Start starts a redis-server for tb and returns its address.
+// Start starts a redis-server for tb, stopped when tb ends, and returns
+// its address. Without redis-server the test skips, except in CI (CI
+// set), where it fails: CI must test against Redis.
 func Start(tb testing.TB) string {
 	tb.Helper()
-	addr, stop, err := start(tb.TempDir())
+	addr, stop, err := Run(tb.TempDir())
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			tb.Fatalf("CI needs redis-server (apt-get install redis-server): %v", err)
@@ -36,7 +36,9 @@ func Start(tb testing.TB) string {
 	return addr
 }
 
-func start(dir string) (addr string, stop func(), err error) {
+// Run starts a redis-server working in dir, and returns its address and
+// how to stop it.
+func Run(dir string) (addr string, stop func(), err error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return "", nil, err
