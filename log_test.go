@@ -76,8 +76,7 @@ func TestLogWholeLife(t *testing.T) {
 			}
 		}
 
-		cred, err := src.credential(context.Background())
-		if err != nil {
+		if _, err := src.credential(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		step("WARN token store failed, going on without it",
@@ -97,8 +96,7 @@ func TestLogWholeLife(t *testing.T) {
 		src.Token()
 		step("INFO token store works again", "INFO logged in")
 
-		cred = src.current.Load()
-		src.rejected(cred)
+		src.rejected(src.current.Load())
 		login.set(func(s *loginServer) { s.status = http.StatusUnauthorized })
 		if _, err := src.Token(); err == nil {
 			t.Fatal("Token succeeded with a wrong password")
