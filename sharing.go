@@ -67,7 +67,7 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 		_, err := bounded(ctx, func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, s.store.Delete(ctx, s.key, f.refused.sealed)
 		}, nil)
-		s.result("delete", err)
+		s.result(ctx, "delete", err)
 	}
 	if cred := s.load(ctx, f); cred != nil {
 		return cred, nil
@@ -105,7 +105,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 				l.unlock()
 			}
 		})
-		s.result("lock", err)
+		s.result(ctx, "lock", err)
 		switch {
 		case err != nil:
 			return noop, nil, nil
@@ -133,7 +133,7 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 		return nil
 	}
 	value, err := bounded(ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, s.key) }, nil)
-	s.result("load", err)
+	s.result(ctx, "load", err)
 	if err != nil || value == nil {
 		return nil
 	}
@@ -168,7 +168,7 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 func (s *sharedStore) save(ctx context.Context, cred *credential) {
 	value, err := s.sealer.seal(cred)
 	if err != nil {
-		s.result("seal", err)
+		s.result(ctx, "seal", err)
 		return
 	}
 	cred.sealed = value
@@ -178,13 +178,18 @@ func (s *sharedStore) save(ctx context.Context, cred *credential) {
 	_, err = bounded(ctx, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, s.store.Save(ctx, s.key, value, cred.token.Expiry)
 	}, nil)
-	s.result("save", err)
+	s.result(ctx, "save", err)
 }
 
 // result logs a store failure once, until a call works again. After a
 // call that got no answer, the flight leaves the store alone: a store that
-// hangs costs a Token call one storeTimeout, not one per call.
-func (s *sharedStore) result(op string, err error) {
+// hangs costs a Token call one storeTimeout, not one per call. A call cut
+// short because ctx ended (the login's time is up, or the source's
+// context ended) is no fault of the store's.
+func (s *sharedStore) result(ctx context.Context, op string, err error) {
+	if err != nil && ctx.Err() != nil {
+		return
+	}
 	if errors.Is(err, errNoAnswer) {
 		s.hung = true
 	}
@@ -220,6 +225,9 @@ func bounded[T any](ctx context.Context, call func(context.Context) (T, error), 
 	select {
 	case r := <-results:
 		cancel()
+		if r.err != nil && ctx.Err() != nil {
+			r.err = errNoAnswer // the store gave up at our bound: it is as slow as one that hangs
+		}
 		return r.value, r.err
 	case <-ctx.Done():
 		cancel()
