@@ -55,7 +55,7 @@
 // a server refusing even fresh tokens gets at most one login per gap, from
 // 1 s doubling to 1 min); the token goes only to the host the caller asked
 // for, not to another host it is redirected to; and a request in clear text
-// to a host that is not loopback is refused.
+// is refused unless it goes straight to a loopback host.
 //
 // # Errors
 //
@@ -70,7 +70,8 @@
 //
 // A redirect is such an error too: the login never follows one. A 2xx
 // answer without a usable access_token, an answer over 1 MiB, or a login URL
-// in clear text to a host that is not loopback are plain errors. No error,
+// in clear text to a host that is not loopback, or to one through a proxy,
+// are plain errors. No error,
 // and no fmt, log/slog or JSON output of a [Config] or of a source, ever
 // holds the password or a token; a password the server echoes back is
 // scrubbed.

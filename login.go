@@ -38,7 +38,7 @@ func (c *Config) login(ctx context.Context) (*oauth2.Token, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	authURL, err := c.checkLogin()
+	authURL, err := c.checkLogin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +60,8 @@ func (c *Config) login(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // checkLogin refuses, before anything is sent, a Config that cannot work
-// or would send the password in clear text.
-func (c *Config) checkLogin() (string, error) {
+// or would send the password in clear text, through ctx's client.
+func (c *Config) checkLogin(ctx context.Context) (string, error) {
 	if c.Username == "" {
 		return "", errors.New("recitaloauth: Config.Username is empty")
 	}
@@ -80,6 +80,11 @@ func (c *Config) checkLogin() (string, error) {
 	authURL := c.authURL()
 	if err := checkAuthURL(authURL, "Config.AuthURL"); err != nil {
 		return "", err
+	}
+	if probe, err := http.NewRequestWithContext(ctx, http.MethodPost, authURL, nil); err == nil {
+		if problem := throughProxy(probe, contextClient(ctx).Transport); problem != "" {
+			return "", errors.New("recitaloauth: Config.AuthURL: " + problem)
+		}
 	}
 	return authURL, nil
 }

@@ -27,8 +27,11 @@ import (
 //   - The token goes only to the host of the request the caller made and to
 //     its subdomains, net/http's own rule for an Authorization header the
 //     caller sets: a redirect to another host goes on without it.
-//   - A request to an http:// URL whose host is not loopback fails before
-//     anything is sent: a bearer token must not cross a network in clear.
+//   - A request to an http:// URL fails before anything is sent unless its
+//     host is loopback and the transport sends it there directly, not
+//     through a proxy: a bearer token must not cross a network in clear.
+//     Only an [*http.Transport] (http.DefaultTransport for a nil one) can
+//     say whether it uses a proxy; a RoundTripper wrapping one cannot.
 //
 // Sources of another kind are wrapped in [oauth2.ReuseTokenSource], as
 // oauth2.NewClient does. The client is safe for concurrent use.
@@ -66,7 +69,7 @@ type transport struct {
 var errNoSource = errors.New("recitaloauth: NewClient was given a nil TokenSource")
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkTransport(req.URL); err != nil {
+	if err := checkTransport(req, t.base); err != nil {
 		closeBody(req)
 		return nil, err
 	}

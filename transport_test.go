@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,6 +311,73 @@ func TestClientRefusesClearText(t *testing.T) {
 				t.Errorf("err = %v, %d sent; want %q and nothing sent", err, sent, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestClearTextThroughProxy: http:// to a loopback host is refused, by the
+// login and by NewClient, when the transport would hand the request to a
+// proxy: the bytes would cross the network in clear on their way there.
+// Straight to loopback, or https through a proxy, it goes.
+func TestClearTextThroughProxy(t *testing.T) {
+	proxy, _ := url.Parse("http://proxy.example.com:3128")
+	everything := func(*http.Request) (*url.URL, error) { return proxy, nil }
+	// As http.ProxyFromEnvironment with HTTP_PROXY set (it reads the
+	// environment once per process, so a test cannot set it): loopback
+	// addresses and a lower-case "localhost" go direct.
+	fromEnvironment := func(r *http.Request) (*url.URL, error) {
+		if host := r.URL.Hostname(); host == "localhost" || net.ParseIP(host).IsLoopback() {
+			return nil, nil
+		}
+		return proxy, nil
+	}
+	tests := []struct {
+		name    string
+		url     string
+		proxy   func(*http.Request) (*url.URL, error)
+		refused bool
+	}{
+		{"loopback, every URL proxied", "http://127.0.0.1:8080/x/", everything, true},
+		{"LOCALHOST, as HTTP_PROXY does", "http://LOCALHOST:8080/x/", fromEnvironment, true},
+		{"::1, every URL proxied", "http://[::1]:8080/x/", everything, true},
+		{"localhost, as HTTP_PROXY does", "http://localhost:8080/x/", fromEnvironment, false},
+		{"127.0.0.1, as HTTP_PROXY does", "http://127.0.0.1:8080/x/", fromEnvironment, false},
+		{"loopback, no proxy", "http://127.0.0.1:8080/x/", nil, false},
+		{"https, every URL proxied", "https://api.example.com/x/", everything, false},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"login", "NewClient"} {
+			t.Run(tt.name+"/"+path, func(t *testing.T) {
+				var dialed []string
+				base := &http.Client{Transport: &http.Transport{
+					Proxy: tt.proxy,
+					DialContext: func(_ context.Context, _, addr string) (net.Conn, error) {
+						dialed = append(dialed, addr)
+						return nil, errors.New("no network in this test")
+					},
+				}}
+				ctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
+				var err error
+				if path == "login" {
+					cfg := &Config{Username: "u", Password: "p", AuthURL: tt.url, LoginTimeout: 100 * time.Millisecond}
+					_, err = cfg.Token(ctx)
+				} else {
+					var resp *http.Response
+					if resp, err = NewClient(ctx, ServiceTokenSource("svc")).Get(tt.url); err == nil {
+						resp.Body.Close()
+					}
+				}
+				u, _ := url.Parse(tt.url)
+				want := "recitaloauth: " + map[string]string{"login": "Config.AuthURL: "}[path] +
+					"refusing to send credentials in clear text to http://" + u.Host + " through a proxy: use https, or no proxy for it"
+				ours := err != nil && strings.HasSuffix(err.Error(), want)
+				if tt.refused && (!ours || len(dialed) != 0) {
+					t.Errorf("err = %v, dialed %v; want %q and nothing dialled", err, dialed, want)
+				}
+				if !tt.refused && (ours || len(dialed) == 0) {
+					t.Errorf("err = %v, dialed %v; want the request sent", err, dialed)
+				}
+			})
+		}
 	}
 }
 
