@@ -54,7 +54,7 @@
 // login and the request sent again (unless the token is only seconds old:
 // a server refusing even fresh tokens gets at most one login per gap, from
 // 1 s doubling to 1 min); the token goes only to the host the caller asked
-// for, not to another host it is redirected to; and a request in clear text
+// for, not to another host it is redirected to, nor back from there; and a request in clear text
 // is refused unless it goes straight to a loopback host.
 //
 // # Errors

@@ -25,8 +25,11 @@ import (
 //     returned; the gap starts at 1 s and doubles up to 1 min while such
 //     refusals go on.
 //   - The token goes only to the host of the request the caller made and to
-//     its subdomains, net/http's own rule for an Authorization header the
-//     caller sets: a redirect to another host goes on without it.
+//     its subdomains: a redirect to another host goes on without it, and
+//     so does the rest of that chain, even back to the first host (the
+//     other host chose the path). This is net/http's rule for an
+//     Authorization header the caller sets, since the fix of
+//     CVE-2024-45336.
 //   - A request to an http:// URL fails before anything is sent unless its
 //     host is loopback and the transport sends it there directly, not
 //     through a proxy: a bearer token must not cross a network in clear.
@@ -73,7 +76,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	if req.Response != nil && !sameSiteAsFirst(req) {
+	if req.Response != nil && !sameSiteAllAlong(req) {
 		return t.send(req, nil)
 	}
 	if t.source == nil {
@@ -135,19 +138,30 @@ func (t *transport) send(req *http.Request, cred *credential) (*http.Response, e
 	return base.RoundTrip(out)
 }
 
-// sameSiteAsFirst reports whether a redirected request goes to the host of
-// the request the caller made, or a subdomain of it. A chain it cannot
+// sameSiteAllAlong reports whether a redirected request, and every one
+// before it on its chain, goes to the host of the request the caller made
+// or a subdomain of it. Once a redirect has left that site, the token is
+// not sent again on the chain, even when it comes back: the other site
+// chose the path it comes back to. net/http does the same with a caller's
+// Authorization header since the fix of CVE-2024-45336. A chain it cannot
 // follow back (a base transport that leaves Response.Request unset) counts
 // as another site: the token is not sent on a guess.
-func sameSiteAsFirst(req *http.Request) bool {
+func sameSiteAllAlong(req *http.Request) bool {
+	var hops []*http.Request
 	first := req
 	for first.Response != nil {
 		if first.Response.Request == nil {
 			return false
 		}
+		hops = append(hops, first)
 		first = first.Response.Request
 	}
-	return sameSite(first.URL, req.URL)
+	for _, hop := range hops {
+		if !sameSite(first.URL, hop.URL) {
+			return false
+		}
+	}
+	return true
 }
 
 func closeBody(req *http.Request) {
@@ -157,8 +171,8 @@ func closeBody(req *http.Request) {
 }
 
 // sameSite reports whether dest is initial's host or one of its
-// subdomains, as net/http decides whether to forward a caller's
-// Authorization header on a redirect.
+// subdomains, as net/http decides whether a redirect may keep a caller's
+// Authorization header.
 func sameSite(initial, dest interface{ Hostname() string }) bool {
 	parent := strings.ToLower(initial.Hostname())
 	sub := strings.ToLower(dest.Hostname())

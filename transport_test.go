@@ -256,6 +256,48 @@ func TestRedirectKeepsTokenOnSite(t *testing.T) {
 	}
 }
 
+// TestRedirectChainComesBack: once a redirect has left the site, the token
+// is not sent again on that chain, even back on the first host, on a path
+// the other host chose; staying on the site, it goes all along.
+func TestRedirectChainComesBack(t *testing.T) {
+	tests := []struct {
+		name  string
+		chain []string // each URL redirects to the next
+		want  []string // the Authorization each one got
+	}{
+		{"back to the first host",
+			[]string{"https://api.example.com/a", "https://evil.example/b", "https://api.example.com/steal"},
+			[]string{"Bearer svc", "", ""}},
+		{"on to a subdomain after leaving",
+			[]string{"https://api.example.com/a", "https://evil.example/b", "https://files.api.example.com/c"},
+			[]string{"Bearer svc", "", ""}},
+		{"through a subdomain and back",
+			[]string{"https://api.example.com/a", "https://files.api.example.com/b", "https://api.example.com/c"},
+			[]string{"Bearer svc", "Bearer svc", "Bearer svc"}},
+		{"leaving last",
+			[]string{"https://api.example.com/a", "https://api.example.com/b", "https://evil.example/c"},
+			[]string{"Bearer svc", "Bearer svc", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = append(got, r.Header.Get("Authorization"))
+				if i := len(got); i < len(tt.chain) {
+					http.Redirect(w, r, tt.chain[i], http.StatusFound)
+				}
+			})
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: recitaltest.InMemoryTransport(handler)})
+			if status := getStatus(t, NewClient(ctx, ServiceTokenSource("svc")), tt.chain[0]); status != 200 {
+				t.Fatalf("status %d, want 200", status)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Authorization per hop mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestRedirectToOtherHostOverSockets checks the same over real sockets: a
 // 302 from 127.0.0.1 to localhost (another host name) drops the token.
 func TestRedirectToOtherHostOverSockets(t *testing.T) {
