@@ -141,7 +141,7 @@ func refused(resp *http.Response, body []byte, password string) error {
 	resp.Status = strings.TrimSpace(fmt.Sprintf("%03d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		msg = "recitaloauth: login answered " + resp.Status + ": redirects are not followed"
+		msg = "recitaloauth: login answered " + resp.Status + redirectTarget(resp, password) + ": redirects are not followed"
 	}
 	var fields map[string]any
 	if json.Unmarshal(body, &fields) == nil {

@@ -137,6 +137,21 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 	return tok, 0, nil
 }
 
+// redirectTarget names where a redirect points, as " to URL", or "" if it
+// points nowhere usable: scheme, host and path, so that the login URL can
+// be mended in one edit (FastAPI answers a URL without its trailing slash
+// with 307 to the URL with it). The query is left out, its values being
+// the server's to choose, and so is userinfo; the rest is the server's
+// free text, so it is scrubbed and cut short.
+func redirectTarget(resp *http.Response, password string) string {
+	loc, err := resp.Location()
+	if err != nil || loc.Host == "" || (loc.Scheme != "http" && loc.Scheme != "https") {
+		return ""
+	}
+	target := (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path, RawPath: loc.RawPath}).String()
+	return " to " + printable(string(newScrubber(password).prefix([]byte(target), maxErrorBody)), maxDetail)
+}
+
 // transientUnlessDone classes a network failure: worth a retry, unless it
 // happened because the context ended.
 func transientUnlessDone(ctx context.Context) time.Duration {

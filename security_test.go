@@ -24,7 +24,8 @@ import (
 )
 
 // TestLoginNeverFollowsRedirects: a redirect ends the login with an error
-// naming the status, and the password goes nowhere else.
+// naming the status and where it points, and the password goes nowhere
+// else.
 func TestLoginNeverFollowsRedirects(t *testing.T) {
 	var elsewhere atomic.Int32
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,9 +39,9 @@ func TestLoginNeverFollowsRedirects(t *testing.T) {
 				http.Redirect(w, r, other.URL+"/login/", status)
 			}))
 			defer srv.Close()
-			cfg := &Config{Username: "u", Password: "p", AuthURL: srv.URL}
+			cfg := &Config{Username: "u", Password: "hunter2-password", AuthURL: srv.URL}
 			_, err := cfg.Token(context.Background())
-			want := fmt.Sprintf("recitaloauth: login answered %d %s: redirects are not followed", status, http.StatusText(status))
+			want := fmt.Sprintf("recitaloauth: login answered %d %s to %s/login/: redirects are not followed", status, http.StatusText(status), other.URL)
 			if err == nil || err.Error() != want {
 				t.Errorf("err = %v, want %q", err, want)
 			}
