@@ -37,7 +37,8 @@ import (
 //     say whether it uses a proxy; a RoundTripper wrapping one cannot.
 //
 // Sources of another kind are wrapped in [oauth2.ReuseTokenSource], as
-// oauth2.NewClient does. The client is safe for concurrent use.
+// oauth2.NewClient does. The client's CloseIdleConnections reaches the base
+// transport. The client is safe for concurrent use.
 func NewClient(ctx context.Context, src oauth2.TokenSource) *http.Client {
 	if ctx == nil {
 		ctx = context.Background()
@@ -102,6 +103,20 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body.Close() // not drained: a stalled 401 body must not hold the retry
 	return t.send(retry, cred)
+}
+
+// CloseIdleConnections passes the call on to the base transport, so that
+// [http.Client.CloseIdleConnections] on a client from NewClient does what
+// it says (on the context client's transport, whose connections the logins
+// share); oauth2's Transport does not.
+func (t *transport) CloseIdleConnections() {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if c, ok := base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // replay returns req to send again, with a new body if it has one, or

@@ -447,6 +447,31 @@ func TestNewClientFromContext(t *testing.T) {
 	}
 }
 
+// TestCloseIdleConnections: http.Client.CloseIdleConnections on our
+// clients reaches the base transport.
+func TestCloseIdleConnections(t *testing.T) {
+	cfg := testConfig()
+	for name, client := range map[string]func(context.Context) *http.Client{
+		"NewClient":     func(ctx context.Context) *http.Client { return NewClient(ctx, ServiceTokenSource("svc")) },
+		"Config.Client": cfg.Client,
+	} {
+		t.Run(name, func(t *testing.T) {
+			base := &idleCloser{}
+			client(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base})).CloseIdleConnections()
+			if base.closed != 1 {
+				t.Errorf("the base transport's CloseIdleConnections was called %d times, want 1", base.closed)
+			}
+		})
+	}
+}
+
+type idleCloser struct {
+	http.RoundTripper
+	closed int
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed++ }
+
 // TestNewClientErrors: a nil source or a failing source fails the request
 // with the source's error, and the request body is closed.
 func TestNewClientErrors(t *testing.T) {
