@@ -543,7 +543,13 @@ func TestHostileStatusLine(t *testing.T) {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || strings.Contains(re.Error(), password) || len(re.Error()) > 200 {
-		t.Errorf("RetrieveError.Error() = %q, want it short and without the password", re.Error())
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v, want an *oauth2.RetrieveError", err)
+	}
+	if diff := cmp.Diff("401 Unauthorized", re.Response.Status); diff != "" {
+		t.Errorf("RetrieveError.Response.Status mismatch (-want +got):\n%s", diff)
+	}
+	if msg := re.Error(); strings.Contains(msg, password) || len(msg) > 200 {
+		t.Errorf("RetrieveError.Error() = %q, want it short and without the password", msg)
 	}
 }
