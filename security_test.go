@@ -276,27 +276,53 @@ func TestSecretsNotFormatted(t *testing.T) {
 	}
 }
 
-// TestRequestErrorsHoldNoSecret: a failing request through NewClient does
-// not put the token or password in its error.
+// TestRequestErrorsHoldNoSecret: a request through NewClient that fails,
+// after its token was sent or at the login, does not put the token or the
+// password in its error.
 func TestRequestErrorsHoldNoSecret(t *testing.T) {
-	base := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return nil, errors.New("connection reset")
-	})}
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
-	cfg := &Config{Username: "u", Password: "hunter2-password", AuthURL: "https://auth.example.com/login/", LoginTimeout: time.Second}
-	for name, client := range map[string]*http.Client{
-		"service token": NewClient(ctx, ServiceTokenSource("svc-token-secret")),
-		"password":      cfg.Client(ctx),
-	} {
-		_, err := client.Get("https://api.example.com/config/")
-		if err == nil {
-			t.Fatalf("%s: no error", name)
-		}
-		for _, secret := range []string{"svc-token-secret", "hunter2-password"} {
-			if strings.Contains(err.Error(), secret) {
-				t.Errorf("%s: error %q holds a secret", name, err)
+	const password, loginToken, serviceToken = "hunter2-password", "login-token-secret", "svc-token-secret"
+	tests := []struct {
+		name     string
+		service  bool // a service token, else a login with the password
+		loginOK  bool
+		wantSent string // the Authorization the API got: the token existed
+	}{
+		{"service token, request fails", true, false, "Bearer " + serviceToken},
+		{"password, request fails after the login", false, true, "Bearer " + loginToken},
+		{"password, login fails", false, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sent string
+			base := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if r.URL.Host == "auth.example.com" && tt.loginOK {
+					body := `{"access_token":"` + loginToken + `","expires_in":3600}`
+					return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+				}
+				if r.URL.Host == "api.example.com" {
+					sent = r.Header.Get("Authorization")
+				}
+				return nil, errors.New("connection reset")
+			})}
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
+			client := NewClient(ctx, ServiceTokenSource(serviceToken))
+			if !tt.service {
+				cfg := &Config{Username: "u", Password: password, AuthURL: "https://auth.example.com/login/", LoginTimeout: 100 * time.Millisecond}
+				client = cfg.Client(ctx)
 			}
-		}
+			_, err := client.Get("https://api.example.com/config/")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if sent != tt.wantSent {
+				t.Fatalf("the API got Authorization %q, want %q", sent, tt.wantSent)
+			}
+			for _, secret := range []string{serviceToken, loginToken, password} {
+				if s := fmt.Sprintf("%v %+v", err, err); strings.Contains(s, secret) {
+					t.Errorf("error %q holds %q", s, secret)
+				}
+			}
+		})
 	}
 }
 
