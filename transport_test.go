@@ -514,11 +514,13 @@ func (c *closeRecorder) Close() error { c.closed = true; return nil }
 // TestSharedSourceUnderOAuth2Clients: one source feeding several
 // oauth2.NewClient clients at once. oauth2.ReuseTokenSource writes into the
 // tokens it gets; with a short lifetime it asks for one on every request,
-// so a shared *oauth2.Token would be a data race that -race reports.
+// so a *oauth2.Token handed out twice would be a data race. -race reports
+// it; without -race (the README's test command), so does the count of
+// tokens handed out twice.
 func TestSharedSourceUnderOAuth2Clients(t *testing.T) {
 	srv, cfg := newRecital(t)
 	srv.SetTokenLifetime(2 * time.Second)
-	src := cfg.TokenSource(context.Background())
+	src := &distinctTokens{src: cfg.TokenSource(context.Background()), seen: map[*oauth2.Token]bool{}}
 	start := time.Now()
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -538,12 +540,40 @@ func TestSharedSourceUnderOAuth2Clients(t *testing.T) {
 	if n := failed.Load(); n != 0 {
 		t.Errorf("%d requests failed", n)
 	}
+	src.mu.Lock()
+	calls, twice := src.calls, src.twice
+	src.mu.Unlock()
+	if calls < 2*3 || twice != 0 {
+		t.Errorf("%d Token calls, %d of them a token handed out before; want more than one call per client, and none twice", calls, twice)
+	}
 	// A 2 s token is refreshed every 1.5 s: however slow the machine, no
 	// more logins than that.
 	elapsed := time.Since(start)
 	if n, most := srv.Logins(), 1+int(elapsed/(1500*time.Millisecond)); n < 1 || n > most {
 		t.Errorf("%d logins for 240 requests in %v, want 1 to %d", n, elapsed, most)
 	}
+}
+
+// distinctTokens counts the tokens src hands out that it handed out before.
+// Holding every token keeps its address from being reused.
+type distinctTokens struct {
+	src   oauth2.TokenSource
+	mu    sync.Mutex
+	seen  map[*oauth2.Token]bool
+	calls int
+	twice int
+}
+
+func (d *distinctTokens) Token() (*oauth2.Token, error) {
+	tok, err := d.src.Token()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	if tok != nil && d.seen[tok] {
+		d.twice++
+	}
+	d.seen[tok] = true
+	return tok, err
 }
 
 // Example-style check that a body is not lost on the way: the server gets
