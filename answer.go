@@ -177,20 +177,17 @@ func refused(resp *http.Response, body []byte, password string) error {
 	resp.Status = strings.TrimSpace(fmt.Sprintf("%03d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		msg = "recitaloauth: login answered " + resp.Status + ": redirects are not followed"
+		msg = "recitaloauth: login answered " + resp.Status + redirectTarget(resp, password) + ": redirects are not followed"
 	}
-	var answer any
-	if json.Unmarshal(body, &answer) == nil {
-		if scrubbed, changed := scrubJSON(answer, password); changed {
-			body, _ = json.Marshal(scrubbed) // what was just decoded always encodes
-		}
-		if fields, ok := answer.(map[string]any); ok {
-			if detail := detailOf(fields, password); detail != "" {
-				msg += ": " + detail
-			}
+	var fields map[string]any
+	if json.Unmarshal(body, &fields) == nil {
+		if detail := detailOf(fields, password); detail != "" {
+			msg += ": " + detail
 		}
 	}
-	body = scrub(body, password)
+	// The scrub knows JSON's escapes: the answer needs no decoding, and
+	// stays as the server wrote it but for the password.
+	body = newScrubber(password).prefix(body, maxErrorBody)
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}
@@ -218,7 +215,8 @@ func detailOf(fields map[string]any, password string) string {
 			parts = append(parts, msg)
 		}
 	}
-	return printable(scrubString(strings.Join(parts, "; "), password), maxDetail)
+	detail := newScrubber(password).prefix([]byte(strings.Join(parts, "; ")), maxErrorBody)
+	return printable(string(detail), maxDetail)
 }
 
 // location joins FastAPI's loc, e.g. ["body", "password"] → body.password.

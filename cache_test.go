@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -321,15 +324,37 @@ func TestTimeoutIsRemembered(t *testing.T) {
 	})
 }
 
-// TestIdleSourceCostsNothing: after a login, no goroutine is left running.
+// TestIdleSourceCostsNothing: after a login, the source leaves no goroutine
+// and no timer behind: the bubble holds as many goroutines as before the
+// source was made, and a day later, with no call, it has made no login.
 func TestIdleSourceCostsNothing(t *testing.T) {
+	// goroutines counts the goroutines of the caller's synctest bubble, as
+	// the runtime's traceback marks them.
+	goroutines := func() (int, string) {
+		buf := make([]byte, 1<<20)
+		own := string(buf[:runtime.Stack(buf, false)])
+		bubble := regexp.MustCompile(`, synctest bubble \d+\]`).FindString(own)
+		if bubble == "" {
+			t.Fatalf("no synctest bubble in the traceback header %q", strings.SplitN(own, "\n", 2)[0])
+		}
+		all := string(buf[:runtime.Stack(buf, true)])
+		return strings.Count(all, bubble), all
+	}
 	synctest.Test(t, func(t *testing.T) {
-		src := newTestSource(newLoginServer())
+		before, _ := goroutines()
+		login := newLoginServer()
+		src := newTestSource(login)
 		if _, err := src.Token(); err != nil {
 			t.Fatal(err)
 		}
-		// synctest.Test fails if a goroutine of the bubble is still running
-		// or blocked when the function returns.
+		synctest.Wait()
+		if after, stacks := goroutines(); after != before {
+			t.Errorf("%d goroutines in the bubble after the login, %d before:\n%s", after, before, stacks)
+		}
+		time.Sleep(24 * time.Hour) // the token lives an hour
+		if n := login.count(); n != 1 {
+			t.Errorf("%d logins a day later, with no call, want 1: a timer outlived the login", n)
+		}
 	})
 }
 

@@ -62,8 +62,9 @@
 // login and the request sent again (unless the token is only seconds old:
 // a server refusing even fresh tokens gets at most one login per gap, from
 // 1 s doubling to 1 min); the token goes only to the host the caller asked
-// for, not to another host it is redirected to; and a request in clear text
-// to a host that is not loopback is refused.
+// for, not to another host it is redirected to, nor back from there; and a
+// request in clear text is refused unless it goes straight to a loopback
+// host.
 //
 // # Sharing tokens between processes
 //
@@ -128,12 +129,18 @@
 //
 //	recitaloauth: login refused: 401 Unauthorized: Incorrect username or password
 //
-// A redirect is such an error too: the login never follows one. A 2xx
-// answer without a usable access_token, an answer over 1 MiB, or a login URL
-// in clear text to a host that is not loopback are plain errors. No error,
-// and no fmt, log/slog or JSON output of a [Config] or of a source, ever
-// holds the password or a token; a password the server echoes back is
-// scrubbed.
+// A redirect is such an error too: the login never follows one, and the
+// message names where it points (scheme, host and path), e.g.
+//
+//	recitaloauth: login answered 307 Temporary Redirect to https://auth.example.com/login/: redirects are not followed
+//
+// which is what FastAPI answers a login URL without its trailing slash.
+//
+// A 2xx answer without a usable access_token, an answer over 1 MiB, or a
+// login URL in clear text to a host that is not loopback, or to one through
+// a proxy, are plain errors. No error, and no fmt, log/slog or JSON output
+// of a [Config] or of a source, ever holds the password or a token; a
+// password the server echoes back is scrubbed.
 //
 // # HTTP client
 //

@@ -38,7 +38,7 @@ func (c *Config) login(ctx context.Context) (tok *oauth2.Token, attempts int, er
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	authURL, err := c.checkLogin()
+	authURL, err := c.checkLogin(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -63,8 +63,8 @@ func (c *Config) login(ctx context.Context) (tok *oauth2.Token, attempts int, er
 }
 
 // checkLogin refuses, before anything is sent, a Config that cannot work
-// or would send the password in clear text.
-func (c *Config) checkLogin() (string, error) {
+// or would send the password in clear text, through ctx's client.
+func (c *Config) checkLogin(ctx context.Context) (string, error) {
 	if c.Username == "" {
 		return "", errors.New("recitaloauth: Config.Username is empty")
 	}
@@ -83,6 +83,11 @@ func (c *Config) checkLogin() (string, error) {
 	authURL := c.authURL()
 	if err := checkAuthURL(authURL, "Config.AuthURL"); err != nil {
 		return "", err
+	}
+	if probe, err := http.NewRequestWithContext(ctx, http.MethodPost, authURL, nil); err == nil {
+		if problem := throughProxy(probe, contextClient(ctx).Transport); problem != "" {
+			return "", errors.New("recitaloauth: Config.AuthURL: " + problem)
+		}
 	}
 	return authURL, nil
 }
@@ -143,6 +148,21 @@ func serverTime(resp *http.Response) time.Time {
 		return time.Time{}
 	}
 	return date
+}
+
+// redirectTarget names where a redirect points, as " to URL", or "" if it
+// points nowhere usable: scheme, host and path, so that the login URL can
+// be mended in one edit (FastAPI answers a URL without its trailing slash
+// with 307 to the URL with it). The query is left out, its values being
+// the server's to choose, and so is userinfo; the rest is the server's
+// free text, so it is scrubbed and cut short.
+func redirectTarget(resp *http.Response, password string) string {
+	loc, err := resp.Location()
+	if err != nil || loc.Host == "" || (loc.Scheme != "http" && loc.Scheme != "https") {
+		return ""
+	}
+	target := (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path, RawPath: loc.RawPath}).String()
+	return " to " + printable(string(newScrubber(password).prefix([]byte(target), maxErrorBody)), maxDetail)
 }
 
 // transientUnlessDone classes a network failure: worth a retry, unless it

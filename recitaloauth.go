@@ -54,7 +54,9 @@ type Config struct {
 	Password string
 
 	// AuthURL is the login URL, query included. "" means [DefaultAuthURL].
-	// It must be https, or http to a loopback host (tests, local proxies).
+	// It must be https, or http to a loopback host (tests, local proxies)
+	// that the HTTP client reaches directly: not through a proxy, which
+	// would see the password in clear.
 	AuthURL string
 
 	// LoginTimeout bounds one whole login, retries included.

@@ -210,7 +210,7 @@ func TestLoginErrors(t *testing.T) {
 		{"429 with long Retry-After, not retried", 429, map[string]string{"Retry-After": "120"}, `{"detail":"slow down"}`,
 			result{"recitaloauth: login refused: 429 Too Many Requests: slow down", 429, 1}},
 		{"302 not followed", 302, map[string]string{"Location": "https://elsewhere.example/"}, ``,
-			result{"recitaloauth: login answered 302 Found: redirects are not followed", 302, 1}},
+			result{"recitaloauth: login answered 302 Found to https://elsewhere.example/: redirects are not followed", 302, 1}},
 		{"200 without token", 200, nil, `{"token_type":"bearer"}`,
 			result{"recitaloauth: login answer has no access_token", 0, 1}},
 		{"200 with detail and no token", 200, nil, `{"detail":"Account locked"}`,
@@ -260,6 +260,50 @@ func TestLoginErrors(t *testing.T) {
 					t.Errorf("mismatch (-want +got):\n%s", diff)
 				}
 			})
+		})
+	}
+}
+
+// TestRedirectNamesTarget: a redirect's error names where it points, so
+// that the login URL can be mended in one edit: scheme, host and path,
+// without the query or userinfo, and without the password should the
+// server put it there.
+func TestRedirectNamesTarget(t *testing.T) {
+	const notFollowed = ": redirects are not followed"
+	tests := []struct {
+		name     string
+		location string // "" for none
+		want     string
+	}{
+		{"FastAPI's trailing slash", "http://127.0.0.1/auth/api/v1/login/?noAuth=true",
+			"recitaloauth: login answered 307 Temporary Redirect to http://127.0.0.1/auth/api/v1/login/" + notFollowed},
+		{"relative", "/auth/api/v1/login/?noAuth=true",
+			"recitaloauth: login answered 307 Temporary Redirect to http://127.0.0.1/auth/api/v1/login/" + notFollowed},
+		{"query values and userinfo left out", "https://sso:pass@sso.example.com/login?token=abc&next=%2Fx#frag",
+			"recitaloauth: login answered 307 Temporary Redirect to https://sso.example.com/login" + notFollowed},
+		{"the password in the path", "https://evil.example/echo/hunter2%20pass",
+			"recitaloauth: login answered 307 Temporary Redirect to https://evil.example/echo/[redacted]" + notFollowed},
+		{"no Location", "", "recitaloauth: login answered 307 Temporary Redirect" + notFollowed},
+		{"not a web URL", "javascript:alert(1)", "recitaloauth: login answered 307 Temporary Redirect" + notFollowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := withHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.location != "" {
+					w.Header().Set("Location", tt.location)
+				}
+				w.WriteHeader(http.StatusTemporaryRedirect)
+			}))
+			cfg := testConfig()
+			cfg.Password = "hunter2 pass"
+			cfg.AuthURL = "http://127.0.0.1/auth/api/v1/login?noAuth=true"
+			_, err := cfg.Token(ctx)
+			if err == nil {
+				t.Fatal("Token succeeded, want an error")
+			}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("message mismatch (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
@@ -499,7 +543,13 @@ func TestHostileStatusLine(t *testing.T) {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || strings.Contains(re.Error(), password) || len(re.Error()) > 200 {
-		t.Errorf("RetrieveError.Error() = %q, want it short and without the password", re.Error())
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v, want an *oauth2.RetrieveError", err)
+	}
+	if diff := cmp.Diff("401 Unauthorized", re.Response.Status); diff != "" {
+		t.Errorf("RetrieveError.Response.Status mismatch (-want +got):\n%s", diff)
+	}
+	if msg := re.Error(); strings.Contains(msg, password) || len(msg) > 200 {
+		t.Errorf("RetrieveError.Error() = %q, want it short and without the password", msg)
 	}
 }

@@ -1,11 +1,10 @@
 package recitaloauth
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,112 +76,177 @@ func withoutSecrets(req *http.Request) *http.Request {
 	}
 }
 
-// scrubJSON replaces the password in every string and key of a decoded JSON
-// value, whatever escapes spelled it in the answer. It reports whether it
-// replaced anything, so that an answer without the password is kept as
-// the server wrote it.
-func scrubJSON(value any, password string) (any, bool) {
-	switch v := value.(type) {
-	case string:
-		scrubbed := scrubString(v, password)
-		return scrubbed, scrubbed != v
-	case []any:
-		changed := false
-		for i, item := range v {
-			var c bool
-			v[i], c = scrubJSON(item, password)
-			changed = changed || c
-		}
-		return v, changed
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		changed := false
-		for key, item := range v {
-			scrubbedKey, keyChanged := scrubJSON(key, password)
-			scrubbedItem, itemChanged := scrubJSON(item, password)
-			out[scrubbedKey.(string)] = scrubbedItem
-			changed = changed || keyChanged || itemChanged
-		}
-		return out, changed
-	}
-	return value, false
+// scrubber replaces the password in what a server says, in any spelling a
+// server could echo it with. The zero scrubber (no password) changes
+// nothing.
+type scrubber struct {
+	echo    *regexp.Regexp // nil: no password
+	longest int            // the most bytes one echo can span
+	all     bool           // no pattern: hide everything
 }
 
-// scrub replaces in body every spelling of the password a server could echo
-// back: FastAPI's 422 answers repeat the input, as JSON (with or without
-// \u escapes) or as it came (form-encoded). It is the net under scrubJSON,
-// for answers that are not JSON.
-func scrub(body []byte, password string) []byte {
-	for _, spelling := range spellings(password) {
-		body = bytes.ReplaceAll(body, []byte(spelling), []byte(redactedText))
-	}
-	return body
-}
+// maxScrubbedPassword bounds the pattern's size, and the time to build it.
+const maxScrubbedPassword = 4 << 10
 
-// scrubString is scrub for a string.
-func scrubString(s, password string) string {
-	for _, spelling := range spellings(password) {
-		s = strings.ReplaceAll(s, spelling, redactedText)
-	}
-	return s
-}
-
-// spellings lists the ways the password can appear in an answer, longest
-// first so that a spelling containing another is replaced whole.
-func spellings(password string) []string {
+func newScrubber(password string) scrubber {
 	if password == "" {
-		return nil
+		return scrubber{}
 	}
-	htmlEscaped, _ := json.Marshal(password)
-	var plain bytes.Buffer
-	enc := json.NewEncoder(&plain)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(password) // a string always encodes
-	unquote := func(s string) string { return strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`) }
-	candidates := []string{
-		password,
-		unquote(string(htmlEscaped)),
-		unquote(strings.TrimSpace(plain.String())),
-		asciiJSON(password),
-		url.QueryEscape(password),
-		url.PathEscape(password),
+	if len(password) > maxScrubbedPassword {
+		return scrubber{all: true}
 	}
-	var out []string
-	for _, c := range candidates {
-		if c != "" && !slices.Contains(out, c) {
-			out = append(out, c)
-		}
+	pattern, longest := echoPattern(password)
+	echo, err := regexp.Compile(pattern)
+	if err != nil {
+		return scrubber{all: true} // hiding everything is the one safe way out
 	}
-	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return out
+	return scrubber{echo: echo, longest: longest}
 }
 
-// asciiJSON is the body of a JSON string as Python's json.dumps writes it by
-// default (ensure_ascii): every non-ASCII character as \uXXXX.
-func asciiJSON(s string) string {
+// prefix returns text scrubbed, and cut once at least limit of its bytes
+// are done with: only a short part of an answer is ever kept, and
+// scrubbing the whole of a 1 MiB answer would cost a tenth of a second. An
+// echo that starts before limit is replaced whole, however far it runs;
+// what follows it is dropped, so that no part of an echo is left at the
+// end.
+func (s scrubber) prefix(text []byte, limit int) []byte {
+	switch {
+	case s.all:
+		return []byte(redactedText)
+	case s.echo == nil:
+		return text
+	}
+	end := len(text)
+	if end > limit+s.longest {
+		end = limit + s.longest // an echo starting before limit ends by then
+	}
+	var out []byte
+	done := 0
+	for _, m := range s.echo.FindAllIndex(text[:end], -1) {
+		if m[0] >= limit && end < len(text) {
+			break
+		}
+		out = append(out, text[done:m[0]]...)
+		out = append(out, redactedText...)
+		done = m[1]
+	}
+	if end < len(text) {
+		end = max(limit, done)
+	}
+	if out == nil && end == len(text) {
+		return text // no echo: the answer as the server wrote it
+	}
+	return append(out, text[done:end]...)
+}
+
+// echoPattern is a regular expression for the password as a server could
+// echo it, and the most bytes one match can span: each character as it is
+// or in any escape of the formats below, mixed freely, since encoders
+// disagree on which characters to escape (Go's JSON escapes < > & and not
+// é, Python's ensure_ascii the reverse):
+//
+//   - JSON and JavaScript: \uXXXX in either case, surrogate pairs for what
+//     is beyond the BMP, \" \\ \/ \b \f \n \r \t;
+//   - Python's repr of a str (\' \xXX \uXXXX \UXXXXXXXX) and of bytes
+//     (\xXX for each UTF-8 byte);
+//   - HTML: &#N; &#xH; (with up to 4 leading zeros) and &amp; &lt; &gt;
+//     &quot; &apos; &nbsp;
+//   - forms and paths: %XX for each UTF-8 byte, in either case, + for a
+//     space.
+//
+// So a JSON answer needs no decoding to be scrubbed. An echo that nests
+// two of them (JSON inside an HTML page's entities) is not caught.
+func echoPattern(password string) (pattern string, longest int) {
 	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r > 0x7e:
-			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
-				fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
+	for i := 0; i < len(password); {
+		r, size := utf8.DecodeRuneInString(password[i:])
+		alts := runeEchoes(r, password[i:i+size])
+		b.WriteString("(?:")
+		for j, alt := range alts {
+			if j > 0 {
+				b.WriteString("|")
 			}
-		default:
-			b.WriteRune(r)
+			b.WriteString(alt.pattern)
+		}
+		b.WriteString(")")
+		longest += slices.MaxFunc(alts, func(a, b echo) int { return a.size - b.size }).size
+		i += size
+	}
+	return b.String(), longest
+}
+
+// echo is one spelling of one character: a pattern, and the most bytes it
+// can match.
+type echo struct {
+	pattern string
+	size    int
+}
+
+// runeEchoes lists the spellings of one character r, whose bytes in the
+// password are raw (an invalid byte is r == utf8.RuneError, and a literal
+// U+FFFD in a pattern matches an invalid byte of the text, as regexp
+// reads those as U+FFFD).
+func runeEchoes(r rune, raw string) []echo {
+	alts := []echo{{regexp.QuoteMeta(string(r)), max(len(raw), utf8.RuneLen(r))}}
+	add := func(pattern string, size int) { alts = append(alts, echo{pattern, size}) }
+	escape := func(s string) { add(anyCase(s), len(s)) }
+	if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+		escape(fmt.Sprintf(`\u%04x\u%04x`, r1, r2))
+		escape(fmt.Sprintf(`\U%08x`, r))
+	} else {
+		escape(fmt.Sprintf(`\u%04x`, r))
+	}
+	if r < 0x100 {
+		escape(fmt.Sprintf(`\x%02x`, r))
+	}
+	var utf8Hex, percent strings.Builder
+	for i := range len(raw) {
+		fmt.Fprintf(&utf8Hex, `\x%02x`, raw[i])
+		fmt.Fprintf(&percent, `%%%02x`, raw[i])
+	}
+	if r >= 0x80 {
+		escape(utf8Hex.String())
+	}
+	escape(percent.String())
+	hex, decimal := strconv.FormatInt(int64(r), 16), strconv.Itoa(int(r))
+	add(`&#[xX]0{0,4}`+anyCase(hex)+`;`, len("&#x0000;")+len(hex))
+	add(`&#0{0,4}`+decimal+`;`, len("&#0000;")+len(decimal))
+	if short, ok := shortEscapes[r]; ok {
+		add(regexp.QuoteMeta(short), len(short))
+	}
+	if entity, ok := namedEntities[r]; ok {
+		add(regexp.QuoteMeta(entity), len(entity))
+	}
+	if r == ' ' {
+		add(`\+`, 1)
+	}
+	return alts
+}
+
+// anyCase is a pattern for s with each ASCII letter in either case: the
+// hex digits, and the u and x of escapes. A class per letter, not (?i),
+// whose folding would let k match the Kelvin sign, of three bytes.
+func anyCase(s string) string {
+	var p strings.Builder
+	for _, c := range s {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+			fmt.Fprintf(&p, "[%c%c]", unicode.ToLower(c), unicode.ToUpper(c))
+		} else {
+			p.WriteString(regexp.QuoteMeta(string(c)))
 		}
 	}
-	return b.String()
+	return p.String()
+}
+
+// shortEscapes are the backslash escapes of JSON, JavaScript and Python.
+var shortEscapes = map[rune]string{
+	'"': `\"`, '\'': `\'`, '\\': `\\`, '/': `\/`,
+	'\b': `\b`, '\f': `\f`, '\n': `\n`, '\r': `\r`, '\t': `\t`,
+}
+
+// namedEntities are the HTML entities escapers write by name.
+var namedEntities = map[rune]string{
+	'&': "&amp;", '<': "&lt;", '>': "&gt;", '"': "&quot;", '\'': "&apos;", '\u00a0': "&nbsp;",
 }
 
 // printable makes text from a server safe to put in one line of an error

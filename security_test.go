@@ -24,7 +24,8 @@ import (
 )
 
 // TestLoginNeverFollowsRedirects: a redirect ends the login with an error
-// naming the status, and the password goes nowhere else.
+// naming the status and where it points, and the password goes nowhere
+// else.
 func TestLoginNeverFollowsRedirects(t *testing.T) {
 	var elsewhere atomic.Int32
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,9 +39,9 @@ func TestLoginNeverFollowsRedirects(t *testing.T) {
 				http.Redirect(w, r, other.URL+"/login/", status)
 			}))
 			defer srv.Close()
-			cfg := &Config{Username: "u", Password: "p", AuthURL: srv.URL}
+			cfg := &Config{Username: "u", Password: "hunter2-password", AuthURL: srv.URL}
 			_, err := cfg.Token(context.Background())
-			want := fmt.Sprintf("recitaloauth: login answered %d %s: redirects are not followed", status, http.StatusText(status))
+			want := fmt.Sprintf("recitaloauth: login answered %d %s to %s/login/: redirects are not followed", status, http.StatusText(status), other.URL)
 			if err == nil || err.Error() != want {
 				t.Errorf("err = %v, want %q", err, want)
 			}
@@ -99,30 +100,49 @@ func TestAnswerSizeBounded(t *testing.T) {
 	})
 }
 
-// TestEchoedPasswordScrubbed: FastAPI's 422 echoes the input; whatever
-// spelling the server uses, the password is in neither the message nor
-// RetrieveError.Body.
+// TestEchoedPasswordScrubbed: FastAPI's 422 echoes the input, and error
+// pages of other kinds (HTML, Python's repr in a traceback or a pydantic
+// message) echo it in their own spelling; whatever the spelling, the
+// password is replaced in the message and in RetrieveError.Body.
 func TestEchoedPasswordScrubbed(t *testing.T) {
-	const password = `p"a<s>s&w\ord é€ 😀`
-	spellings := map[string]string{
-		"raw":                 password,
-		"JSON, Go escaping":   `p\"a\u003cs\u003es\u0026w\\ord é€ 😀`,
-		"JSON, plain":         `p\"a<s>s&w\\ord é€ 😀`,
-		"JSON, Python ASCII":  `p\"a<s>s&w\\ord \u00e9\u20ac \ud83d\ude00`,
-		"form-encoded":        `p%22a%3Cs%3Es%26w%5Cord+%C3%A9%E2%82%AC+%F0%9F%98%80`,
-		"JSON, odd escapes":   `\u0070\"a<s>s&w\\ord \u00E9\u20AC \uD83D\uDE00`,
-		"decoded into detail": "",
+	const password = `p"a<s>'s&w\o/rd é€ 😀`
+	const (
+		fastAPI  = `{"detail":[{"type":"string_too_long","loc":["body","password"],"msg":"String too long","input":"`
+		endJSON  = `"}]}`
+		page     = `<html><body><p>Bad password: `
+		endPage  = `</p></body></html>`
+		pydantic = "1 validation error for Login\npassword\n  String should have at most 8 characters [type=string_too_long, input_value="
+		endRepr  = ", input_type=str]"
+	)
+	// The spellings were made by the encoders named, not by the code under
+	// test.
+	tests := []struct {
+		name                    string
+		before, spelling, after string // the answer is before+spelling+after
+	}{
+		{"raw, in broken JSON", fastAPI, password, endJSON},
+		{"JSON, Go's encoding/json", fastAPI, `p\"a\u003cs\u003e's\u0026w\\o/rd é€ 😀`, endJSON},
+		{"JSON, plain", fastAPI, `p\"a<s>'s&w\\o/rd é€ 😀`, endJSON},
+		{"JSON, Python's json.dumps", fastAPI, `p\"a<s>'s&w\\o/rd \u00e9\u20ac \ud83d\ude00`, endJSON},
+		{"JSON, odd escapes", fastAPI, `\u0070\"a<s>'s&w\\o\/rd \u00E9\u20AC \uD83D\uDE00`, endJSON},
+		{"JSON escapes in plain text, upper case", "echo: ", `p\"a<s>'s&w\\o\/rd \u00E9\u20AC \uD83D\uDE00`, "\n"},
+		{"JSON's escaped slash, in plain text", "echo: ", `p\"a<s>'s&w\\o\/rd é€ 😀`, "\n"},
+		{"JSON, PHP's escaped slash", fastAPI, `p\"a<s>'s&w\\o\/rd é€ 😀`, endJSON},
+		{"form-encoded, Go and Python", page, `p%22a%3Cs%3E%27s%26w%5Co%2Frd+%C3%A9%E2%82%AC+%F0%9F%98%80`, endPage},
+		{"form-encoded, lower-case hex", page, `p%22a%3cs%3e%27s%26w%5co%2frd+%c3%a9%e2%82%ac+%f0%9f%98%80`, endPage},
+		{"path-encoded, Go", page, `p%22a%3Cs%3E%27s&w%5Co%2Frd%20%C3%A9%E2%82%AC%20%F0%9F%98%80`, endPage},
+		{"HTML, Go's html.EscapeString", page, `p&#34;a&lt;s&gt;&#39;s&amp;w\o/rd é€ 😀`, endPage},
+		{"HTML, Python's html.escape", page, `p&quot;a&lt;s&gt;&#x27;s&amp;w\o/rd é€ 😀`, endPage},
+		{"HTML, numeric entities", page, `p&quot;a&lt;s&gt;&#039;s&amp;w\o/rd &#233;&#8364; &#X1F600;`, endPage},
+		{"Python repr, in pydantic's message", pydantic, `'p"a<s>\'s&w\\o/rd é€ 😀'`, endRepr},
+		{"Python repr of bytes", "got b", `'p"a<s>\'s&w\\o/rd \xc3\xa9\xe2\x82\xac \xf0\x9f\x98\x80'`, ""},
+		{"decoded into detail", `{"detail":"bad password: `, `p\"a<s>'s&w\\o/rd \u00e9\u20ac \ud83d\ude00`, `"}`},
 	}
-	for name, spelling := range spellings {
-		t.Run(name, func(t *testing.T) {
-			body := `{"detail":[{"type":"string_too_long","loc":["body","password"],"msg":"String too long","input":"` + spelling + `"}]}`
-			if spelling == "" {
-				// The detail itself decodes to the password.
-				body = `{"detail":"bad password: p\"a<s>s&w\\ord \u00e9\u20ac \ud83d\ude00"}`
-			}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(http.StatusUnprocessableEntity)
-				io.WriteString(w, body)
+				io.WriteString(w, tt.before+tt.spelling+tt.after)
 			}))
 			defer srv.Close()
 			cfg := &Config{Username: "u", Password: password, AuthURL: srv.URL}
@@ -131,22 +151,91 @@ func TestEchoedPasswordScrubbed(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("err = %v, want an *oauth2.RetrieveError", err)
 			}
-			for _, s := range spellingsOf(password) {
-				if strings.Contains(err.Error(), s) || bytes.Contains(re.Body, []byte(s)) {
-					t.Errorf("the password (as %q) is in the message %q or the body %q", s, err, re.Body)
+			for _, s := range append(spellingsOf(password), tt.spelling) {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("the password (as %q) is in the message %q", s, err)
 				}
 			}
-			if !bytes.Contains(re.Body, []byte(redactedText)) && !strings.Contains(err.Error(), redactedText) {
-				t.Errorf("nothing was redacted: message %q, body %q", err, re.Body)
+			// A quote around a repr stays: only the password goes.
+			want := strings.TrimPrefix(strings.TrimSuffix(tt.spelling, "'"), "'")
+			want = tt.before + strings.Replace(tt.spelling, want, redactedText, 1) + tt.after
+			if !json.Valid([]byte(want)) {
+				if diff := cmp.Diff(want, string(re.Body)); diff != "" {
+					t.Errorf("RetrieveError.Body mismatch (-want +got):\n%s", diff)
+				}
+				return
+			}
+			// A JSON answer is written again once scrubbed: compare what it says.
+			var wantJSON, gotJSON any
+			json.Unmarshal([]byte(want), &wantJSON)
+			if err := json.Unmarshal(re.Body, &gotJSON); err != nil {
+				t.Fatalf("RetrieveError.Body %q: %v", re.Body, err)
+			}
+			if diff := cmp.Diff(wantJSON, gotJSON); diff != "" {
+				t.Errorf("RetrieveError.Body mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-// spellingsOf lists, independently of the code under test, the spellings
-// that must not leak.
+// TestScrubPrefix: only the start of an answer is scrubbed and kept, and
+// an echo that starts there is replaced whole, however far it runs; no
+// part of one is left at the end.
+func TestScrubPrefix(t *testing.T) {
+	const limit = 10
+	tail := strings.Repeat("x", 300) // past limit and the longest echo of "secret"
+	tests := []struct{ name, text, want string }{
+		{"short, echoes anywhere", "0123456789ab secret secret", "0123456789ab [redacted] [redacted]"},
+		{"long, no echo: cut at the limit", "0123456789ab" + tail, "0123456789"},
+		{"echo across the limit", "012345678secret" + tail, "012345678[redacted]"},
+		{"long spelling across the limit", "01234567%73%65%63%72%65%74" + tail, "01234567[redacted]"},
+		{"echo from the limit on: dropped", "0123456789secret" + tail, "0123456789"},
+		{"echo right after one across the limit", "012345678secretsecret" + tail, "012345678[redacted]"},
+	}
+	scrub := newScrubber("secret")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, string(scrub.prefix([]byte(tt.text), limit))); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestEchoLongest: the bound on an echo's length, which decides how much
+// of an answer is scrubbed, holds for the longest spelling of each kind of
+// character.
+func TestEchoLongest(t *testing.T) {
+	tests := []struct {
+		password string
+		longest  []string // its longest spellings, one per format
+	}{
+		{"p", []string{`&#0000112;`, `&#X000070;`, `\u0070`, `%70`}},
+		{"é", []string{`&#0000233;`, `&#x0000E9;`, `\xc3\xa9`, `%C3%A9`, `\u00e9`}},
+		{"€", []string{`&#00008364;`, `&#x000020AC;`, `\xe2\x82\xac`, `%E2%82%AC`}},
+		{"😀", []string{`&#0000128512;`, `&#x00001F600;`, `\xf0\x9f\x98\x80`, `\uD83D\uDE00`, `\U0001F600`}},
+		{" ", []string{`&#000032;`, `&#x000020;`, `\x20`, `%20`, `+`}},
+		{"\xe9", []string{`\xe9`, `%E9`, "\xe9", "\uFFFD"}}, // not UTF-8: the fuzzer tries it
+	}
+	for _, tt := range tests {
+		t.Run(tt.password, func(t *testing.T) {
+			scrub := newScrubber(tt.password)
+			for _, spelling := range tt.longest {
+				if got := scrub.prefix([]byte(spelling), 1); string(got) != redactedText {
+					t.Errorf("%q scrubbed to %q, want %q", spelling, got, redactedText)
+				}
+				if len(spelling) > scrub.longest {
+					t.Errorf("%q is %d bytes long, more than the bound %d", spelling, len(spelling), scrub.longest)
+				}
+			}
+		})
+	}
+}
+
+// spellingsOf lists, independently of the code under test, parts of
+// spellings that must not leak.
 func spellingsOf(password string) []string {
-	return []string{password, `p\"a\u003cs\u003es\u0026w\\ord`, `\u00e9\u20ac \ud83d\ude00`, `p%22a%3Cs%3Es%26w%5Cord`}
+	return []string{password, `a\u003cs\u003e`, `\u00e9\u20ac \ud83d\ude00`, `p%22a%3Cs%3E`, `&lt;s&gt;`, `o/rd é€`, `o\/rd`, `\xc3\xa9`}
 }
 
 // TestSecretsNotFormatted: no fmt verb and no log/slog handler shows the
@@ -187,27 +276,53 @@ func TestSecretsNotFormatted(t *testing.T) {
 	}
 }
 
-// TestRequestErrorsHoldNoSecret: a failing request through NewClient does
-// not put the token or password in its error.
+// TestRequestErrorsHoldNoSecret: a request through NewClient that fails,
+// after its token was sent or at the login, does not put the token or the
+// password in its error.
 func TestRequestErrorsHoldNoSecret(t *testing.T) {
-	base := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return nil, errors.New("connection reset")
-	})}
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
-	cfg := &Config{Username: "u", Password: "hunter2-password", AuthURL: "https://auth.example.com/login/", LoginTimeout: time.Second}
-	for name, client := range map[string]*http.Client{
-		"service token": NewClient(ctx, ServiceTokenSource("svc-token-secret")),
-		"password":      cfg.Client(ctx),
-	} {
-		_, err := client.Get("https://api.example.com/config/")
-		if err == nil {
-			t.Fatalf("%s: no error", name)
-		}
-		for _, secret := range []string{"svc-token-secret", "hunter2-password"} {
-			if strings.Contains(err.Error(), secret) {
-				t.Errorf("%s: error %q holds a secret", name, err)
+	const password, loginToken, serviceToken = "hunter2-password", "login-token-secret", "svc-token-secret"
+	tests := []struct {
+		name     string
+		service  bool // a service token, else a login with the password
+		loginOK  bool
+		wantSent string // the Authorization the API got: the token existed
+	}{
+		{"service token, request fails", true, false, "Bearer " + serviceToken},
+		{"password, request fails after the login", false, true, "Bearer " + loginToken},
+		{"password, login fails", false, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sent string
+			base := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if r.URL.Host == "auth.example.com" && tt.loginOK {
+					body := `{"access_token":"` + loginToken + `","expires_in":3600}`
+					return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+				}
+				if r.URL.Host == "api.example.com" {
+					sent = r.Header.Get("Authorization")
+				}
+				return nil, errors.New("connection reset")
+			})}
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
+			client := NewClient(ctx, ServiceTokenSource(serviceToken))
+			if !tt.service {
+				cfg := &Config{Username: "u", Password: password, AuthURL: "https://auth.example.com/login/", LoginTimeout: 100 * time.Millisecond}
+				client = cfg.Client(ctx)
 			}
-		}
+			_, err := client.Get("https://api.example.com/config/")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if sent != tt.wantSent {
+				t.Fatalf("the API got Authorization %q, want %q", sent, tt.wantSent)
+			}
+			for _, secret := range []string{serviceToken, loginToken, password} {
+				if s := fmt.Sprintf("%v %+v", err, err); strings.Contains(s, secret) {
+					t.Errorf("error %q holds %q", s, secret)
+				}
+			}
+		})
 	}
 }
 

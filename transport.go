@@ -25,13 +25,20 @@ import (
 //     returned; the gap starts at 1 s and doubles up to 1 min while such
 //     refusals go on.
 //   - The token goes only to the host of the request the caller made and to
-//     its subdomains, net/http's own rule for an Authorization header the
-//     caller sets: a redirect to another host goes on without it.
-//   - A request to an http:// URL whose host is not loopback fails before
-//     anything is sent: a bearer token must not cross a network in clear.
+//     its subdomains: a redirect to another host goes on without it, and
+//     so does the rest of that chain, even back to the first host (the
+//     other host chose the path). This is net/http's rule for an
+//     Authorization header the caller sets, since the fix of
+//     CVE-2024-45336.
+//   - A request to an http:// URL fails before anything is sent unless its
+//     host is loopback and the transport sends it there directly, not
+//     through a proxy: a bearer token must not cross a network in clear.
+//     Only an [*http.Transport] (http.DefaultTransport for a nil one) can
+//     say whether it uses a proxy; a RoundTripper wrapping one cannot.
 //
 // Sources of another kind are wrapped in [oauth2.ReuseTokenSource], as
-// oauth2.NewClient does. The client is safe for concurrent use.
+// oauth2.NewClient does. The client's CloseIdleConnections reaches the base
+// transport. The client is safe for concurrent use.
 func NewClient(ctx context.Context, src oauth2.TokenSource) *http.Client {
 	if ctx == nil {
 		ctx = context.Background()
@@ -66,11 +73,11 @@ type transport struct {
 var errNoSource = errors.New("recitaloauth: NewClient was given a nil TokenSource")
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkTransport(req.URL); err != nil {
+	if err := checkTransport(req, t.base); err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	if req.Response != nil && !sameSiteAsFirst(req) {
+	if req.Response != nil && !sameSiteAllAlong(req) {
 		return t.send(req, nil)
 	}
 	if t.source == nil {
@@ -96,6 +103,20 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body.Close() // not drained: a stalled 401 body must not hold the retry
 	return t.send(retry, cred)
+}
+
+// CloseIdleConnections passes the call on to the base transport, so that
+// [http.Client.CloseIdleConnections] on a client from NewClient does what
+// it says (on the context client's transport, whose connections the logins
+// share); oauth2's Transport does not.
+func (t *transport) CloseIdleConnections() {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if c, ok := base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // replay returns req to send again, with a new body if it has one, or
@@ -132,19 +153,30 @@ func (t *transport) send(req *http.Request, cred *credential) (*http.Response, e
 	return base.RoundTrip(out)
 }
 
-// sameSiteAsFirst reports whether a redirected request goes to the host of
-// the request the caller made, or a subdomain of it. A chain it cannot
+// sameSiteAllAlong reports whether a redirected request, and every one
+// before it on its chain, goes to the host of the request the caller made
+// or a subdomain of it. Once a redirect has left that site, the token is
+// not sent again on the chain, even when it comes back: the other site
+// chose the path it comes back to. net/http does the same with a caller's
+// Authorization header since the fix of CVE-2024-45336. A chain it cannot
 // follow back (a base transport that leaves Response.Request unset) counts
 // as another site: the token is not sent on a guess.
-func sameSiteAsFirst(req *http.Request) bool {
+func sameSiteAllAlong(req *http.Request) bool {
+	var hops []*http.Request
 	first := req
 	for first.Response != nil {
 		if first.Response.Request == nil {
 			return false
 		}
+		hops = append(hops, first)
 		first = first.Response.Request
 	}
-	return sameSite(first.URL, req.URL)
+	for _, hop := range hops {
+		if !sameSite(first.URL, hop.URL) {
+			return false
+		}
+	}
+	return true
 }
 
 func closeBody(req *http.Request) {
@@ -154,8 +186,8 @@ func closeBody(req *http.Request) {
 }
 
 // sameSite reports whether dest is initial's host or one of its
-// subdomains, as net/http decides whether to forward a caller's
-// Authorization header on a redirect.
+// subdomains, as net/http decides whether a redirect may keep a caller's
+// Authorization header.
 func sameSite(initial, dest interface{ Hostname() string }) bool {
 	parent := strings.ToLower(initial.Hostname())
 	sub := strings.ToLower(dest.Hostname())

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -254,6 +256,48 @@ func TestRedirectKeepsTokenOnSite(t *testing.T) {
 	}
 }
 
+// TestRedirectChainComesBack: once a redirect has left the site, the token
+// is not sent again on that chain, even back on the first host, on a path
+// the other host chose; staying on the site, it goes all along.
+func TestRedirectChainComesBack(t *testing.T) {
+	tests := []struct {
+		name  string
+		chain []string // each URL redirects to the next
+		want  []string // the Authorization each one got
+	}{
+		{"back to the first host",
+			[]string{"https://api.example.com/a", "https://evil.example/b", "https://api.example.com/steal"},
+			[]string{"Bearer svc", "", ""}},
+		{"on to a subdomain after leaving",
+			[]string{"https://api.example.com/a", "https://evil.example/b", "https://files.api.example.com/c"},
+			[]string{"Bearer svc", "", ""}},
+		{"through a subdomain and back",
+			[]string{"https://api.example.com/a", "https://files.api.example.com/b", "https://api.example.com/c"},
+			[]string{"Bearer svc", "Bearer svc", "Bearer svc"}},
+		{"leaving last",
+			[]string{"https://api.example.com/a", "https://api.example.com/b", "https://evil.example/c"},
+			[]string{"Bearer svc", "Bearer svc", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = append(got, r.Header.Get("Authorization"))
+				if i := len(got); i < len(tt.chain) {
+					http.Redirect(w, r, tt.chain[i], http.StatusFound)
+				}
+			})
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: recitaltest.InMemoryTransport(handler)})
+			if status := getStatus(t, NewClient(ctx, ServiceTokenSource("svc")), tt.chain[0]); status != 200 {
+				t.Fatalf("status %d, want 200", status)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Authorization per hop mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestRedirectToOtherHostOverSockets checks the same over real sockets: a
 // 302 from 127.0.0.1 to localhost (another host name) drops the token.
 func TestRedirectToOtherHostOverSockets(t *testing.T) {
@@ -312,6 +356,73 @@ func TestClientRefusesClearText(t *testing.T) {
 	}
 }
 
+// TestClearTextThroughProxy: http:// to a loopback host is refused, by the
+// login and by NewClient, when the transport would hand the request to a
+// proxy: the bytes would cross the network in clear on their way there.
+// Straight to loopback, or https through a proxy, it goes.
+func TestClearTextThroughProxy(t *testing.T) {
+	proxy, _ := url.Parse("http://proxy.example.com:3128")
+	everything := func(*http.Request) (*url.URL, error) { return proxy, nil }
+	// As http.ProxyFromEnvironment with HTTP_PROXY set (it reads the
+	// environment once per process, so a test cannot set it): loopback
+	// addresses and a lower-case "localhost" go direct.
+	fromEnvironment := func(r *http.Request) (*url.URL, error) {
+		if host := r.URL.Hostname(); host == "localhost" || net.ParseIP(host).IsLoopback() {
+			return nil, nil
+		}
+		return proxy, nil
+	}
+	tests := []struct {
+		name    string
+		url     string
+		proxy   func(*http.Request) (*url.URL, error)
+		refused bool
+	}{
+		{"loopback, every URL proxied", "http://127.0.0.1:8080/x/", everything, true},
+		{"LOCALHOST, as HTTP_PROXY does", "http://LOCALHOST:8080/x/", fromEnvironment, true},
+		{"::1, every URL proxied", "http://[::1]:8080/x/", everything, true},
+		{"localhost, as HTTP_PROXY does", "http://localhost:8080/x/", fromEnvironment, false},
+		{"127.0.0.1, as HTTP_PROXY does", "http://127.0.0.1:8080/x/", fromEnvironment, false},
+		{"loopback, no proxy", "http://127.0.0.1:8080/x/", nil, false},
+		{"https, every URL proxied", "https://api.example.com/x/", everything, false},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"login", "NewClient"} {
+			t.Run(tt.name+"/"+path, func(t *testing.T) {
+				var dialed []string
+				base := &http.Client{Transport: &http.Transport{
+					Proxy: tt.proxy,
+					DialContext: func(_ context.Context, _, addr string) (net.Conn, error) {
+						dialed = append(dialed, addr)
+						return nil, errors.New("no network in this test")
+					},
+				}}
+				ctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
+				var err error
+				if path == "login" {
+					cfg := &Config{Username: "u", Password: "p", AuthURL: tt.url, LoginTimeout: 100 * time.Millisecond}
+					_, err = cfg.Token(ctx)
+				} else {
+					var resp *http.Response
+					if resp, err = NewClient(ctx, ServiceTokenSource("svc")).Get(tt.url); err == nil {
+						resp.Body.Close()
+					}
+				}
+				u, _ := url.Parse(tt.url)
+				want := "recitaloauth: " + map[string]string{"login": "Config.AuthURL: "}[path] +
+					"refusing to send credentials in clear text to http://" + u.Host + " through a proxy: use https, or no proxy for it"
+				ours := err != nil && strings.HasSuffix(err.Error(), want)
+				if tt.refused && (!ours || len(dialed) != 0) {
+					t.Errorf("err = %v, dialed %v; want %q and nothing dialled", err, dialed, want)
+				}
+				if !tt.refused && (ours || len(dialed) == 0) {
+					t.Errorf("err = %v, dialed %v; want the request sent", err, dialed)
+				}
+			})
+		}
+	}
+}
+
 // TestNewClientFromContext: like oauth2.NewClient, the transport,
 // CheckRedirect, Jar and Timeout come from the context's client.
 func TestNewClientFromContext(t *testing.T) {
@@ -335,6 +446,31 @@ func TestNewClientFromContext(t *testing.T) {
 		t.Errorf("status %d, %d requests through the context's transport; want 200, 1", got, used.Load())
 	}
 }
+
+// TestCloseIdleConnections: http.Client.CloseIdleConnections on our
+// clients reaches the base transport.
+func TestCloseIdleConnections(t *testing.T) {
+	cfg := testConfig()
+	for name, client := range map[string]func(context.Context) *http.Client{
+		"NewClient":     func(ctx context.Context) *http.Client { return NewClient(ctx, ServiceTokenSource("svc")) },
+		"Config.Client": cfg.Client,
+	} {
+		t.Run(name, func(t *testing.T) {
+			base := &idleCloser{}
+			client(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base})).CloseIdleConnections()
+			if base.closed != 1 {
+				t.Errorf("the base transport's CloseIdleConnections was called %d times, want 1", base.closed)
+			}
+		})
+	}
+}
+
+type idleCloser struct {
+	http.RoundTripper
+	closed int
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed++ }
 
 // TestNewClientErrors: a nil source or a failing source fails the request
 // with the source's error, and the request body is closed.
@@ -378,11 +514,13 @@ func (c *closeRecorder) Close() error { c.closed = true; return nil }
 // TestSharedSourceUnderOAuth2Clients: one source feeding several
 // oauth2.NewClient clients at once. oauth2.ReuseTokenSource writes into the
 // tokens it gets; with a short lifetime it asks for one on every request,
-// so a shared *oauth2.Token would be a data race that -race reports.
+// so a *oauth2.Token handed out twice would be a data race. -race reports
+// it; without -race (the README's test command), so does the count of
+// tokens handed out twice.
 func TestSharedSourceUnderOAuth2Clients(t *testing.T) {
 	srv, cfg := newRecital(t)
 	srv.SetTokenLifetime(2 * time.Second)
-	src := cfg.TokenSource(context.Background())
+	src := &distinctTokens{src: cfg.TokenSource(context.Background()), seen: map[*oauth2.Token]bool{}}
 	start := time.Now()
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -402,12 +540,40 @@ func TestSharedSourceUnderOAuth2Clients(t *testing.T) {
 	if n := failed.Load(); n != 0 {
 		t.Errorf("%d requests failed", n)
 	}
+	src.mu.Lock()
+	calls, twice := src.calls, src.twice
+	src.mu.Unlock()
+	if calls < 2*3 || twice != 0 {
+		t.Errorf("%d Token calls, %d of them a token handed out before; want more than one call per client, and none twice", calls, twice)
+	}
 	// A 2 s token is refreshed every 1.5 s: however slow the machine, no
 	// more logins than that.
 	elapsed := time.Since(start)
 	if n, most := srv.Logins(), 1+int(elapsed/(1500*time.Millisecond)); n < 1 || n > most {
 		t.Errorf("%d logins for 240 requests in %v, want 1 to %d", n, elapsed, most)
 	}
+}
+
+// distinctTokens counts the tokens src hands out that it handed out before.
+// Holding every token keeps its address from being reused.
+type distinctTokens struct {
+	src   oauth2.TokenSource
+	mu    sync.Mutex
+	seen  map[*oauth2.Token]bool
+	calls int
+	twice int
+}
+
+func (d *distinctTokens) Token() (*oauth2.Token, error) {
+	tok, err := d.src.Token()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	if tok != nil && d.seen[tok] {
+		d.twice++
+	}
+	d.seen[tok] = true
+	return tok, err
 }
 
 // Example-style check that a body is not lost on the way: the server gets
