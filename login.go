@@ -120,7 +120,7 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 	started := time.Now().Round(0) // expiry is wall-clock time: see cachedSource.login
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, transientUnlessDone(ctx), fmt.Errorf("recitaloauth: login failed: %w", err)
+		return nil, transientUnlessDone(ctx), loginFailed(err, c.Password)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize+1))
@@ -163,6 +163,18 @@ func redirectTarget(resp *http.Response, password string) string {
 	}
 	target := (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path, RawPath: loc.RawPath}).String()
 	return " to " + printable(string(newScrubber(password).prefix([]byte(target), maxErrorBody)), maxDetail)
+}
+
+// loginFailed is the error for a login that got no answer. net/http
+// quotes a Location header it cannot parse whole in its error, and that is
+// the server's text: if the password is in it, only the scrubbed message
+// is kept, and the original error is not reachable from the result.
+func loginFailed(err error, password string) error {
+	msg := err.Error()
+	if scrubbed := string(newScrubber(password).prefix([]byte(msg), len(msg))); scrubbed != msg {
+		return errors.New("recitaloauth: login failed: " + scrubbed)
+	}
+	return fmt.Errorf("recitaloauth: login failed: %w", err)
 }
 
 // transientUnlessDone classes a network failure: worth a retry, unless it

@@ -509,3 +509,26 @@ type dumpableStore struct{ Secret string }
 func (dumpableStore) Load(context.Context, string) ([]byte, error)          { return nil, nil }
 func (dumpableStore) Save(context.Context, string, []byte, time.Time) error { return nil }
 func (dumpableStore) Delete(context.Context, string, []byte) error          { return nil }
+
+// TestUnparsableLocationHoldsNoPassword: net/http quotes a Location header
+// it cannot parse whole in its error; a server that puts the password
+// there does not get it into the login's error, nor into anything it
+// wraps.
+func TestUnparsableLocationHoldsNoPassword(t *testing.T) {
+	const password = "hunter2-secret"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "%zz?password="+password)
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	cfg := &Config{Username: "ana", Password: password, AuthURL: srv.URL + "/login/", LoginTimeout: 5 * time.Second}
+	_, err := cfg.Token(context.Background())
+	if err == nil {
+		t.Fatal("a login answered with an unparsable Location succeeded")
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if strings.Contains(e.Error(), password) {
+			t.Errorf("error %q (in the chain of %q) holds the password", e, err)
+		}
+	}
+}
