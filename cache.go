@@ -230,8 +230,9 @@ func (s *cachedSource) run(f *flight) {
 	started := time.Now()
 	cred, err := s.obtain(f)
 	pause := s.settle(f, cred, err)
-	// Logged once the flight is settled, not under s.mu: no caller waits
-	// on a slow log handler. No caller joins a settled flight, so
+	// Logged once the flight is settled, not under s.mu, but before its
+	// callers get the outcome, so that a program that exits on an error
+	// has written its record. No caller joins a settled flight, so
 	// f.waiters stays as it is.
 	if pause > 0 {
 		s.logFailure(f, err, pause)
@@ -239,14 +240,15 @@ func (s *cachedSource) run(f *flight) {
 	if f.waiters > 0 {
 		s.log.Debug("recitaloauth: callers waited for a token", "callers", f.waiters, "waited", time.Since(started))
 	}
+	close(f.done)
 }
 
-// settle ends flight f with its outcome, and returns the back-off a
-// failure starts (zero if none).
+// settle records flight f's outcome, for its callers once f.done is
+// closed and for the cache, and returns the back-off a failure starts
+// (zero if none).
 func (s *cachedSource) settle(f *flight, cred *credential, err error) (pause time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer close(f.done)
 	s.flight = nil
 	if err != nil {
 		f.err = err

@@ -118,7 +118,11 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 			return held.unlock, nil, nil
 		}
 		if !sleep(ctx, lockPoll-rand.N(lockPoll/2)) {
-			return nil, nil, fmt.Errorf("recitaloauth: gave up waiting for another process's login: %w", context.Cause(ctx))
+			cause := context.Cause(ctx)
+			if cause == nil { // the deadline is nearer than the next look
+				cause = context.DeadlineExceeded
+			}
+			return nil, nil, fmt.Errorf("recitaloauth: gave up waiting for another process's login: %w", cause)
 		}
 		if cred := s.load(ctx, f); cred != nil {
 			return nil, cred, nil

@@ -371,6 +371,8 @@ func TestStoreWaitBounded(t *testing.T) {
 			wg.Go(func() {
 				if _, err := src.Token(); err == nil {
 					t.Error("Token succeeded against a login that hangs")
+				} else if strings.Contains(err.Error(), "%!") {
+					t.Errorf("malformed error: %v", err)
 				}
 				if took := time.Since(start); took > DefaultLoginTimeout+time.Second {
 					t.Errorf("a process gave up after %v, want within one login timeout (%v)", took, DefaultLoginTimeout)
