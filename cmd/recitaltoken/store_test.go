@@ -135,8 +135,9 @@ func TestHangingLogin(t *testing.T) {
 	f.wantLogins(1) // the others waited for that one
 }
 
-// TestCancelWhileWaiting: a run waiting for another's login ends as soon
-// as its context does (Ctrl-C), not when the login times out.
+// TestCancelWhileWaiting: a run waiting for another's login, and the run
+// in that login, each end as soon as its context does (Ctrl-C), not when
+// the login times out.
 func TestCancelWhileWaiting(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -165,8 +166,23 @@ func TestCancelWhileWaiting(t *testing.T) {
 	}
 	f.wantLogins(1) // it waited, it did not log in
 
+	// The run's context is its source's too: cancelling it ends the
+	// login itself, not only the wait for it.
 	stopHolder()
-	if r := <-holder; r.Code != 1 {
-		t.Errorf("cancelled holder: exit %d, stderr %q; want 1", r.Code, r.Stderr)
+	select {
+	case r := <-holder:
+		if r.Code != 1 {
+			t.Errorf("cancelled holder: exit %d, stderr %q; want 1", r.Code, r.Stderr)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the run in its login did not end within 1 s of its cancel")
+	}
+	// Its login let go of the lock: the next run logs in at once.
+	f.server.SetLoginDelay(0)
+	f.loginTimeout = 2 * time.Second
+	start = time.Now()
+	if r := f.run(""); r.Code != 0 || time.Since(start) > time.Second {
+		t.Errorf("next run: exit %d, stderr %q, after %v; want 0 at once: the cancelled login still holds the lock",
+			r.Code, r.Stderr, time.Since(start).Round(time.Millisecond))
 	}
 }
