@@ -169,12 +169,11 @@ const maxErrorBody = 1 << 10
 
 // refused makes the error for a non-2xx answer: the status, and FastAPI's
 // detail when the server gave one, scrubbed of the password it may echo.
-// The status line is rebuilt from the code: its reason phrase is the
-// server's free text, as hostile as the body. The Response's Request no
-// longer holds the form that was sent: see withoutSecrets.
+// The status line is rebuilt from the code (statusLine). The Response's
+// Request no longer holds the form that was sent: see withoutSecrets.
 func refused(resp *http.Response, body []byte, password string) error {
 	resp.Request = withoutSecrets(resp.Request)
-	resp.Status = strings.TrimSpace(fmt.Sprintf("%03d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
+	resp.Status = statusLine(resp.StatusCode)
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		msg = "recitaloauth: login answered " + resp.Status + redirectTarget(resp, password) + ": redirects are not followed"
@@ -192,6 +191,13 @@ func refused(resp *http.Response, body []byte, password string) error {
 		body = body[:maxErrorBody]
 	}
 	return &loginError{msg: msg, err: &oauth2.RetrieveError{Response: resp, Body: body}}
+}
+
+// statusLine is the status line for code, e.g. "401 Unauthorized",
+// rebuilt from the code alone: the reason phrase a server sends is its
+// free text, as hostile as its body.
+func statusLine(code int) string {
+	return strings.TrimSpace(fmt.Sprintf("%03d %s", code, http.StatusText(code)))
 }
 
 // detailOf reads FastAPI's error detail: a string, or a list of

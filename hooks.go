@@ -2,6 +2,8 @@ package recitaloauth
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/hooks"
@@ -15,5 +17,21 @@ func init() {
 			return s.tokenFor(ctx, minLeft)
 		}
 		return src.Token()
+	}
+	hooks.Env = func(getenv func(string) string, password func() (string, error), passwordFrom string, logTo io.Writer) (string, any, error) {
+		service, cfg, err := fromEnv(getenv, password, passwordFrom, logTo)
+		if cfg == nil {
+			return service, nil, err // no typed nil in the interface
+		}
+		return service, cfg, err
+	}
+	hooks.CheckURL = checkAuthURL
+	hooks.StatusLine = statusLine
+	hooks.Detail = func(body []byte, secret string) string {
+		var fields map[string]any
+		if json.Unmarshal(body, &fields) != nil {
+			return ""
+		}
+		return detailOf(fields, secret)
 	}
 }

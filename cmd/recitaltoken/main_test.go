@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,14 +12,22 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 )
 
-// binary is the command, built once for all the tests, which run it as a
-// process the way a shell would.
-var binary string
+// Most tests call run in process; the exec tests build the command once,
+// into buildDir, to check what only a process shows: exit codes, signals,
+// runs started together.
+var (
+	buildDir  string
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "recitaltoken-test-")
@@ -26,28 +35,29 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := buildAndRun(m, dir)
+	buildDir = dir
+	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-func buildAndRun(m *testing.M, dir string) int {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "the tests build the command and need the go tool:", err)
-		return 1
+// built returns the command's binary, building it on first use.
+func built(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binary = filepath.Join(buildDir, "recitaltoken")
+		if runtime.GOOS == "windows" {
+			binary += ".exe"
+		}
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	binary = filepath.Join(dir, "recitaltoken")
-	if runtime.GOOS == "windows" {
-		binary += ".exe"
-	}
-	build := exec.Command(goTool, "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "go build:", err)
-		return 1
-	}
-	return m.Run()
+	return binary
 }
 
 const (
@@ -55,14 +65,15 @@ const (
 	password = "correct horse battery staple"
 )
 
-// fixture is a fake recital server and an isolated home directory for
-// the command: its user cache directory is under the test's own
-// temporary directory, never the developer's.
+// fixture is a fake recital server, the variables for it, and a home
+// directory of the test's own: the token store is under it, never in the
+// developer's cache.
 type fixture struct {
-	t      *testing.T
-	server *recitaltest.Server
-	home   string
-	env    map[string]string // the RECITAL_* variables; nothing is inherited
+	t            *testing.T
+	server       *recitaltest.Server
+	home         string
+	env          map[string]string // the whole environment; nothing is inherited
+	loginTimeout time.Duration     // 0: the library's default
 }
 
 // newFixture starts a server that knows username and password, and sets
@@ -85,8 +96,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 }
 
-// cacheDir is where the command keeps its tokens in this fixture.
-func (f *fixture) cacheDir() string { return filepath.Join(f.home, "cache", "recitaloauth") }
+// storeDir is the token store's directory: NewFileStore("")'s under
+// XDG_CACHE_HOME for the exec tests, given to run by the others.
+func (f *fixture) storeDir() string { return filepath.Join(f.home, "cache", "recitaloauth") }
 
 // result is what a run of the command did.
 type result struct {
@@ -95,20 +107,53 @@ type result struct {
 	Stderr string
 }
 
-// run runs the command with stdin and args and returns what it did. It
-// fails the test if stderr holds the password, or a token it printed.
+// run calls the command in process with stdin and args.
 func (f *fixture) run(stdin string, args ...string) result {
 	f.t.Helper()
-	cmd := exec.CommandContext(f.t.Context(), binary, args...)
-	cmd.Env = []string{
-		"HOME=" + f.home,
-		"XDG_CACHE_HOME=" + filepath.Join(f.home, "cache"),
-		"LocalAppData=" + filepath.Join(f.home, "cache"),
+	return f.runContext(f.t.Context(), stdin, args...)
+}
+
+func (f *fixture) runContext(ctx context.Context, stdin string, args ...string) result {
+	f.t.Helper()
+	env := make(map[string]string, len(f.env))
+	for k, v := range f.env {
+		env[k] = v
 	}
-	for name, value := range f.env {
-		cmd.Env = append(cmd.Env, name+"="+value)
-	}
-	cmd.Stdin = strings.NewReader(stdin)
+	var stdout bytes.Buffer
+	var stderr lockedBuffer // the source's login goroutine may write late
+	code := run(ctx, args, surroundings{
+		stdin:        strings.NewReader(stdin),
+		stdout:       &stdout,
+		stderr:       &stderr,
+		getenv:       func(name string) string { return env[name] },
+		storeDir:     f.storeDir(),
+		loginTimeout: f.loginTimeout,
+	})
+	return f.checked(result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}, stdin, args)
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// exec runs the built command as a process, the way a shell would.
+func (f *fixture) exec(stdin string, args ...string) result {
+	f.t.Helper()
+	cmd := f.command(stdin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -117,10 +162,32 @@ func (f *fixture) run(stdin string, args ...string) result {
 			f.t.Fatalf("running recitaltoken %s: %v", strings.Join(args, " "), err)
 		}
 	}
-	r := result{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
+	return f.checked(result{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}, stdin, args)
+}
+
+func (f *fixture) command(stdin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(f.t.Context(), built(f.t), args...)
+	cmd.Env = []string{"HOME=" + f.home, "XDG_CACHE_HOME=" + filepath.Join(f.home, "cache")}
+	for name, value := range f.env {
+		cmd.Env = append(cmd.Env, name+"="+value)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	return cmd
+}
+
+// checked fails the test if stderr holds the password, or the token the
+// run printed.
+func (f *fixture) checked(r result, stdin string, args []string) result {
+	f.t.Helper()
 	secrets := []string{password, f.env["RECITAL_PASSWORD"], strings.TrimSpace(stdin)}
 	if token := strings.TrimSpace(r.Stdout); !strings.HasPrefix(token, "{") {
 		secrets = append(secrets, token)
+	} else {
+		var out struct {
+			AccessToken string `json:"access_token"`
+		}
+		json.Unmarshal([]byte(token), &out)
+		secrets = append(secrets, out.AccessToken)
 	}
 	for _, secret := range secrets {
 		if secret != "" && strings.Contains(r.Stderr, secret) {
@@ -171,35 +238,15 @@ func (f *fixture) configUser(token string) (int, string) {
 	return resp.StatusCode, body.User
 }
 
-// cacheFiles lists the names of the files in the cache directory but the
-// lock file, which is empty and holds nothing.
-func (f *fixture) cacheFiles() []string {
+// storedTokens lists the token files in the store; its lock and mutex
+// files are empty and hold nothing.
+func (f *fixture) storedTokens() []string {
 	f.t.Helper()
-	entries, err := os.ReadDir(f.cacheDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	names, err := filepath.Glob(filepath.Join(f.storeDir(), "*.token"))
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	var names []string
-	for _, e := range entries {
-		if e.Name() != ".lock" {
-			names = append(names, e.Name())
-		}
-	}
 	return names
-}
-
-// tokenFile returns the path of the only cache file, failing the test
-// unless there is exactly one and nothing else.
-func (f *fixture) tokenFile() string {
-	f.t.Helper()
-	names := f.cacheFiles()
-	if len(names) != 1 || !strings.HasPrefix(names[0], "token-") || !strings.HasSuffix(names[0], ".json") {
-		f.t.Fatalf("cache directory holds %q, want one token-*.json file", names)
-	}
-	return filepath.Join(f.cacheDir(), names[0])
 }
 
 // wantLogins fails the test unless the server has seen n logins.

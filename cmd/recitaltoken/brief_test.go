@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestVerbose checks -v's lines on stderr, and that stdout stays the
+// token alone.
+func TestVerbose(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const (
+		failed  = `recitaltoken: login failed: login refused: 401 Unauthorized: Incorrect username or password; next try in (\d+ ms|1 s)\n`
+		refused = `recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n`
+	)
+	steps := []struct {
+		name   string
+		setup  func()
+		code   int
+		stderr string // a regular expression for the whole of it
+	}{
+		{
+			name:   "login",
+			code:   0,
+			stderr: `^recitaltoken: logged in in \d+ ms \(first use\), the token lives 1 h\n$`,
+		},
+		{
+			name:   "from the store",
+			code:   0,
+			stderr: `^recitaltoken: token from the cache, (59 min|1 h) left\n$`,
+		},
+		{
+			// The library logs a failure after it hands the error to the
+			// caller: the -v line may come after the command's own, or,
+			// from a process that exits at once, not at all.
+			name:   "refused login",
+			setup:  func() { f.env["RECITAL_PASSWORD"] = "Tr0ub4dor&3" },
+			code:   1,
+			stderr: `^(` + failed + refused + `|` + refused + `(` + failed + `)?)$`,
+		},
+	}
+	for _, step := range steps {
+		if step.setup != nil {
+			step.setup()
+		}
+		r := f.run("", "-v")
+		if r.Code != step.code || !regexp.MustCompile(step.stderr).MatchString(r.Stderr) {
+			t.Errorf("%s: exit %d, stderr %q; want %d and %q", step.name, r.Code, r.Stderr, step.code, step.stderr)
+		}
+		if step.code == 0 {
+			if _, user := f.configUser(oneLine(t, r.Stdout)); user != username {
+				t.Errorf("%s: stdout %q is not the token alone", step.name, r.Stdout)
+			}
+		}
+	}
+}
+
+func TestBrief(t *testing.T) {
+	tests := []struct {
+		name string
+		log  func(*slog.Logger)
+		want string
+	}{
+		{
+			name: "logged in",
+			log: func(l *slog.Logger) {
+				l.Info("recitaloauth: logged in", "reason", "early refresh", "duration", 1500*time.Millisecond,
+					"attempts", 2, "lifetime", 90*time.Minute)
+			},
+			want: "recitaltoken: logged in in 1 s (early refresh), the token lives 1 h 30 min\n",
+		},
+		{
+			name: "token from the store",
+			log: func(l *slog.Logger) {
+				l.Info("recitaloauth: token from the store", "reason", "first use", "left", 41*time.Minute+30*time.Second)
+			},
+			want: "recitaltoken: token from the cache, 41 min left\n",
+		},
+		{
+			name: "login failed",
+			log: func(l *slog.Logger) {
+				l.Warn("recitaloauth: login failed", "reason", "first use", "error", "recitaloauth: login failed: dial tcp: refused",
+					"attempts", 3, "retry_in", time.Second, "status", 503)
+			},
+			want: "recitaltoken: login failed: login failed: dial tcp: refused; next try in 1 s\n",
+		},
+		{
+			name: "token refused",
+			log: func(l *slog.Logger) {
+				l.Warn("recitaloauth: token refused, dropped", "status", 401, "age", time.Minute)
+			},
+			want: "recitaltoken: token refused (401), dropped\n",
+		},
+		{
+			name: "store failed",
+			log: func(l *slog.Logger) {
+				l.Warn("recitaloauth: token store failed, going on without it", "op", "load", "error", errors.New("permission denied").Error())
+			},
+			want: "recitaltoken: token store failed, going on without it: permission denied\n",
+		},
+		{
+			name: "unknown record",
+			log:  func(l *slog.Logger) { l.With("a", 1).Info("recitaloauth: something new", "b", "two words") },
+			want: "recitaltoken: something new a=1 b=two words\n",
+		},
+		{
+			name: "debug left out",
+			log:  func(l *slog.Logger) { l.Debug("recitaloauth: callers waited for a token", "callers", 2) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			tt.log(slog.New(newBriefHandler(&b)))
+			if diff := cmp.Diff(tt.want, b.String()); diff != "" {
+				t.Errorf("line mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHuman(t *testing.T) {
+	tests := map[time.Duration]string{
+		312 * time.Millisecond:                "312 ms",
+		59*time.Second + 900*time.Millisecond: "59 s",
+		41*time.Minute + 59*time.Second:       "41 min",
+		time.Hour:                             "1 h",
+		2*time.Hour + 5*time.Minute:           "2 h 5 min",
+	}
+	var got, want []string
+	for d, w := range tests {
+		got, want = append(got, d.String()+" "+human(d)), append(want, d.String()+" "+w)
+	}
+	if diff := cmp.Diff(strings.Join(want, "\n"), strings.Join(got, "\n")); diff != "" {
+		t.Errorf("human mismatch (-want +got):\n%s", diff)
+	}
+}
