@@ -1,15 +1,11 @@
 package recitaloauth_test
 
-// Processes sharing a store, as real child processes: the test binary runs
-// itself as a child (TestFleetChild) with its part in the environment.
+// Processes sharing a store, as real child processes: internal/fleetchild,
+// with its part in the environment.
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,75 +14,36 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/redistest"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
-	"github.com/seed9ffb1f9c/recitaloauth/redisstore"
 )
 
-// The child's part, from its environment.
-const (
-	childRole    = "RECITALOAUTH_FLEET_CHILD" // "1" in a child
-	childAuthURL = "RECITALOAUTH_FLEET_AUTH_URL"
-	childAPIURL  = "RECITALOAUTH_FLEET_API_URL"
-	childStore   = "RECITALOAUTH_FLEET_STORE" // file:DIR or redis:ADDR
-	childFor     = "RECITALOAUTH_FLEET_FOR"   // keep requesting this long; else one Token call
-)
+// child builds internal/fleetchild once, and returns its path.
+var child = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "fleetchild-")
+	if err != nil {
+		return "", err
+	}
+	childDir = dir
+	path := filepath.Join(dir, "fleetchild")
+	out, err := exec.Command("go", "build", "-o", path, "github.com/seed9ffb1f9c/recitaloauth/internal/fleetchild").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build fleetchild: %v\n%s", err, out)
+	}
+	return path, nil
+})
+
+var childDir string // removed by TestMain
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if childDir != "" {
+		os.RemoveAll(childDir)
+	}
+	os.Exit(code)
+}
 
 const fleetUser, fleetPassword = "fleet@example.com", "fleet-password-Ω"
-
-// TestFleetChild is a child process's part: one Token call, printing the
-// token, or GET requests through Config.Client for a while, printing each
-// new token it sees used.
-func TestFleetChild(t *testing.T) {
-	if os.Getenv(childRole) != "1" {
-		t.Skip("run by the fleet tests as a child process")
-	}
-	cfg := &recitaloauth.Config{
-		Username: fleetUser,
-		Password: fleetPassword,
-		AuthURL:  os.Getenv(childAuthURL),
-		Store:    childStoreOf(t, os.Getenv(childStore)),
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	ctx := context.Background()
-	span, _ := time.ParseDuration(os.Getenv(childFor))
-	if span == 0 {
-		tok, err := cfg.TokenSource(ctx).Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Println("token", tok.AccessToken)
-		return
-	}
-	client := cfg.Client(ctx)
-	for end := time.Now().Add(span); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		resp, err := client.Get(os.Getenv(childAPIURL) + "/config/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			fmt.Println("refused", resp.StatusCode)
-		}
-	}
-}
-
-func childStoreOf(t *testing.T, spec string) recitaloauth.Store {
-	kind, where, _ := strings.Cut(spec, ":")
-	switch kind {
-	case "file":
-		return recitaloauth.NewFileStore(where)
-	case "redis":
-		client := redis.NewClient(&redis.Options{Addr: where})
-		t.Cleanup(func() { client.Close() })
-		return redisstore.New(client)
-	}
-	t.Fatalf("unknown store %q", spec)
-	return nil
-}
 
 // fleet is a recital server and the environment its children share.
 type fleet struct {
@@ -108,13 +65,18 @@ func newFleet(t *testing.T, store string) *fleet {
 // start starts a child that requests for span (0: one Token call).
 func (f *fleet) start(span time.Duration) (*exec.Cmd, *bufio.Scanner) {
 	f.t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetChild$", "-test.count=1")
+	path, err := child()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(),
-		childRole+"=1",
-		childAuthURL+"="+f.server.AuthURL(),
-		childAPIURL+"="+f.server.APIURL(),
-		childStore+"="+f.store,
-		childFor+"="+span.String(),
+		"FLEET_USERNAME="+fleetUser,
+		"FLEET_PASSWORD="+fleetPassword,
+		"FLEET_AUTH_URL="+f.server.AuthURL(),
+		"FLEET_API_URL="+f.server.APIURL(),
+		"FLEET_STORE="+f.store,
+		"FLEET_FOR="+span.String(),
 	)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
