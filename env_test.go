@@ -3,6 +3,7 @@ package recitaloauth_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -16,7 +17,7 @@ import (
 )
 
 // envVars are the variables DefaultTokenSource reads.
-var envVars = []string{"RECITAL_API_TOKEN", "RECITAL_USERNAME", "RECITAL_PASSWORD", "RECITAL_AUTH_URL"}
+var envVars = []string{"RECITAL_API_TOKEN", "RECITAL_USERNAME", "RECITAL_PASSWORD", "RECITAL_AUTH_URL", "RECITAL_LOG"}
 
 // setEnv unsets every variable DefaultTokenSource reads, whatever the
 // developer's shell has, then sets vars; t.Setenv restores them all.
@@ -195,6 +196,11 @@ func TestDefaultTokenSourceErrors(t *testing.T) {
 			want: "recitaloauth: RECITAL_API_TOKEN has characters a bearer token cannot have",
 		},
 		{
+			name: "unknown log level",
+			env:  map[string]string{"RECITAL_USERNAME": "alice", "RECITAL_PASSWORD": password, "RECITAL_LOG": "loud"},
+			want: "recitaloauth: RECITAL_LOG must be debug, info or warn",
+		},
+		{
 			name: "auth URL not absolute",
 			env:  map[string]string{"RECITAL_USERNAME": "alice", "RECITAL_PASSWORD": password, "RECITAL_AUTH_URL": "auth/api/v1/login/"},
 			want: "recitaloauth: RECITAL_AUTH_URL is not an absolute URL",
@@ -296,5 +302,47 @@ func TestDefaultTokenSourceDefaultAuthURL(t *testing.T) {
 		if diff := cmp.Diff(recitaloauth.DefaultAuthURL, got); diff != "" {
 			t.Errorf("login URL mismatch (-want +got):\n%s", diff)
 		}
+	}
+}
+
+// TestDefaultTokenSourceLog: RECITAL_LOG=info writes the source's records
+// as text on standard error, without the password or the token; unset,
+// nothing.
+func TestDefaultTokenSourceLog(t *testing.T) {
+	const password = "hunter2-secret"
+	s := recitaltest.NewServer()
+	defer s.Close()
+	s.AddUser("alice", password)
+	for _, level := range []string{"info", ""} {
+		t.Run("RECITAL_LOG="+level, func(t *testing.T) {
+			setEnv(t, map[string]string{"RECITAL_USERNAME": "alice", "RECITAL_PASSWORD": password,
+				"RECITAL_AUTH_URL": s.AuthURL(), "RECITAL_LOG": level})
+			stderr := os.Stderr
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Stderr = w
+			src, err := recitaloauth.DefaultTokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, s.Client()))
+			os.Stderr = stderr
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := src.Token()
+			w.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			written, _ := io.ReadAll(r)
+			logged := strings.Contains(string(written), `level=INFO msg="recitaloauth: logged in" reason="first use"`)
+			if logged != (level != "") {
+				t.Errorf("stderr %q: want a login record only with RECITAL_LOG set", written)
+			}
+			for _, secret := range []string{password, tok.AccessToken} {
+				if strings.Contains(string(written), secret) {
+					t.Errorf("stderr %q holds a secret", written)
+				}
+			}
+		})
 	}
 }
