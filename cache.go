@@ -139,32 +139,34 @@ func (s *cachedSource) credential(ctx context.Context) (*credential, error) {
 	return s.refresh(ctx)
 }
 
-// tokenFor returns a token with at least minLeft to live, waiting for a
-// login when the cached one has less. It is for a process about to exit,
-// such as the recitaltoken command: a background refresh would die with
-// it, and its caller needs the token to outlive it.
+// tokenFor returns a token with at least minLeft to live, for a process
+// about to exit, such as the recitaltoken command: its caller needs the
+// token to outlive it, and a background refresh would die with it. So it
+// never starts one: a token with minLeft to live is handed out as it is,
+// even when stale, and one with less waits for a login. A server whose
+// tokens live less than minLeft gets two logins, not a loop.
 func (s *cachedSource) tokenFor(ctx context.Context, minLeft time.Duration) (*oauth2.Token, error) {
-	cred, err := s.credential(ctx)
-	if err != nil || time.Until(cred.token.Expiry) >= minLeft {
-		return cred.tokenOrNil(), err
-	}
-	s.mu.Lock()
-	f := s.flight
-	if f == nil {
-		if time.Now().Before(s.retryAt) {
-			err := s.failure
-			s.mu.Unlock()
+	for logins := 0; ; logins++ {
+		now := time.Now()
+		cred := s.current.Load()
+		state := stateOf(cred, now)
+		usable := state == fresh || state == stale
+		if usable && (cred.token.Expiry.Sub(now) >= minLeft || logins == 2) {
+			return cred.copyToken(), nil
+		}
+		s.mu.Lock()
+		reason := reasonRefresh
+		if !usable {
+			reason = s.reasonToWait(state)
+		}
+		f, failure := s.join(reason, now)
+		s.mu.Unlock()
+		if failure != nil {
+			return nil, failure
+		}
+		if _, err := wait(ctx, f); err != nil {
 			return nil, err
 		}
-		f = s.startLogin(reasonRefresh)
-	}
-	f.waiters++
-	s.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.cred.tokenOrNil(), f.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("recitaloauth: gave up waiting for the login: %w", context.Cause(ctx))
 	}
 }
 
@@ -173,29 +175,44 @@ func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 	s.mu.Lock()
 	now := time.Now()
 	cred := s.current.Load()
-	state := stateOf(cred, now)
-	backingOff := now.Before(s.retryAt)
-	switch {
-	case state == fresh: // a login ended since the fast path looked
+	switch state := stateOf(cred, now); state {
+	case fresh: // a login ended since the fast path looked
 		s.mu.Unlock()
 		return cred, nil
-	case state == stale:
-		if s.flight == nil && !backingOff {
+	case stale:
+		if s.flight == nil && !now.Before(s.retryAt) {
 			s.startLogin(reasonRefresh)
 		}
 		s.mu.Unlock()
 		return cred, nil
-	case s.flight == nil && backingOff:
-		err := s.failure
+	default: // missing, expiring
+		f, failure := s.join(s.reasonToWait(state), now)
 		s.mu.Unlock()
-		return nil, err
+		if failure != nil {
+			return nil, failure
+		}
+		return wait(ctx, f)
 	}
+}
+
+// join returns the login in progress, or one it starts for reason, and
+// counts the caller among its waiters; during a back-off it returns the
+// last failure instead, without a login. s.mu must be held.
+func (s *cachedSource) join(reason string, now time.Time) (*flight, error) {
 	f := s.flight
 	if f == nil {
-		f = s.startLogin(s.reasonToWait(state))
+		if now.Before(s.retryAt) {
+			return nil, s.failure
+		}
+		f = s.startLogin(reason)
 	}
 	f.waiters++
-	s.mu.Unlock()
+	return f, nil
+}
+
+// wait waits for f's outcome, or until ctx ends (the login goes on for
+// the others).
+func wait(ctx context.Context, f *flight) (*credential, error) {
 	select {
 	case <-f.done:
 		return f.cred, f.err

@@ -407,3 +407,28 @@ func TestSingleFlightOverSockets(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenFor: a process about to exit gets a token with at least the
+// minimum life it asks for, and never leaves a login to the background: a
+// stale token with enough life is handed out without one, a token with
+// less waits for one.
+func TestTokenFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login := newLoginServer()
+		src := newTestSource(login)
+		start := time.Now()
+		step := func(at time.Duration, wantToken string, wantLogins int) {
+			t.Helper()
+			time.Sleep(time.Until(start.Add(at)))
+			tok, err := src.tokenFor(context.Background(), time.Minute)
+			synctest.Wait()
+			if err != nil || tok.AccessToken != wantToken || login.count() != wantLogins {
+				t.Errorf("at %v: got %v, %v after %d logins; want %s after %d", at, tok, err, login.count(), wantToken, wantLogins)
+			}
+		}
+		step(0, "token-1", 1)                             // cold: a login
+		step(50*time.Minute, "token-1", 1)                // fresh
+		step(57*time.Minute, "token-1", 1)                // stale, 3 min left: no login, even in the background
+		step(59*time.Minute+30*time.Second, "token-2", 2) // 30 s left: waits for a login
+	})
+}

@@ -32,14 +32,6 @@ func (c *credential) copyToken() *oauth2.Token {
 	return &tok
 }
 
-// tokenOrNil is copyToken, or nil for no credential.
-func (c *credential) tokenOrNil() *oauth2.Token {
-	if c == nil {
-		return nil
-	}
-	return c.copyToken()
-}
-
 // credentialSource is what the transport needs from a token source: a
 // credential, and a way to report that the server refused one.
 type credentialSource interface {
