@@ -98,9 +98,10 @@ type cachedSource struct {
 // flight is one login, shared by everyone who waits for it.
 type flight struct {
 	reason   string
-	refused  *credential // the token this login replaces after a 401, or nil
-	waiters  int         // callers that wait for it; guarded by cachedSource.mu
-	attempts int         // POSTs the login made, for the log
+	refused  *credential   // the token this login replaces after a 401, or nil
+	minLeft  time.Duration // the least life a token from the store must have (tokenFor)
+	waiters  int           // callers that wait for it; guarded by cachedSource.mu
+	attempts int           // POSTs the login made, for the log
 
 	done chan struct{} // closed when cred or err is set
 	cred *credential
@@ -159,7 +160,7 @@ func (s *cachedSource) tokenFor(ctx context.Context, minLeft time.Duration) (*oa
 		if !usable {
 			reason = s.reasonToWait(state)
 		}
-		f, failure := s.join(reason, now)
+		f, failure := s.join(reason, minLeft, now)
 		s.mu.Unlock()
 		if failure != nil {
 			return nil, failure
@@ -181,12 +182,12 @@ func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 		return cred, nil
 	case stale:
 		if s.flight == nil && !now.Before(s.retryAt) {
-			s.startLogin(reasonRefresh)
+			s.startLogin(reasonRefresh, 0)
 		}
 		s.mu.Unlock()
 		return cred, nil
 	default: // missing, expiring
-		f, failure := s.join(s.reasonToWait(state), now)
+		f, failure := s.join(s.reasonToWait(state), 0, now)
 		s.mu.Unlock()
 		if failure != nil {
 			return nil, failure
@@ -195,16 +196,17 @@ func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 	}
 }
 
-// join returns the login in progress, or one it starts for reason, and
-// counts the caller among its waiters; during a back-off it returns the
-// last failure instead, without a login. s.mu must be held.
-func (s *cachedSource) join(reason string, now time.Time) (*flight, error) {
+// join returns the login in progress, or one it starts for reason (and a
+// token with at least minLeft to live), and counts the caller among its
+// waiters; during a back-off it returns the last failure instead, without
+// a login. s.mu must be held.
+func (s *cachedSource) join(reason string, minLeft time.Duration, now time.Time) (*flight, error) {
 	f := s.flight
 	if f == nil {
 		if now.Before(s.retryAt) {
 			return nil, s.failure
 		}
-		f = s.startLogin(reason)
+		f = s.startLogin(reason, minLeft)
 	}
 	f.waiters++
 	return f, nil
@@ -236,8 +238,8 @@ func (s *cachedSource) reasonToWait(state tokenState) string {
 // startLogin starts a login in its own goroutine, so that callers who do
 // not need to wait for it (a stale token) do not, and those who do wait on
 // a channel, not on s.mu. s.mu must be held.
-func (s *cachedSource) startLogin(reason string) *flight {
-	f := &flight{reason: reason, refused: s.refused, done: make(chan struct{})}
+func (s *cachedSource) startLogin(reason string, minLeft time.Duration) *flight {
+	f := &flight{reason: reason, refused: s.refused, minLeft: minLeft, done: make(chan struct{})}
 	s.flight = f
 	go s.run(f)
 	return f

@@ -78,16 +78,23 @@
 //     remaining life, so every process refreshes at the same moment;
 //   - processes that need a login at the same moment take turns on the
 //     store's lock ([Locker]): one logs in and saves the token, the others
-//     look in the store every 50 ms or so and take it. One login timeout
-//     bounds the wait and the login together, so processes waiting on a
-//     login that hangs give up with it;
+//     look in the store every 50 ms or so and take it. A holder that keeps
+//     the lock a third of the login timeout (stopped, dead, or on a login
+//     that hangs) is not waited for longer: the others log in without it.
+//     One login timeout bounds the wait and the login together, so
+//     processes waiting on a login that hangs end with it;
 //   - a token refused with 401 is deleted from the store, only if it is
 //     still the stored one (compare-and-delete), so no process picks it up
 //     again and a newer one another process saved stays;
-//   - the store never makes things worse: each call is bounded by a
-//     second, a call that hangs makes the source leave the store alone
-//     until its next login, and a store that fails costs a login, never a
-//     Token call that a login would serve.
+//   - the store never makes things worse: the store calls of one login
+//     are bounded together by a second, even calls that ignore their
+//     context (then the login leaves the store alone), an unlock is never
+//     waited for, and a store that fails costs a login, never a Token call
+//     that a login would serve.
+//
+// Stored times are the wall clock of the process that saved them: the
+// machines of a fleet need synchronised clocks (NTP), as for any token
+// they share; a few seconds apart is covered by the hard limit.
 //
 // A store sees only sealed values: the token and its times, encrypted
 // with AES-256-GCM under a key derived from the password with argon2id

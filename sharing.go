@@ -10,10 +10,11 @@ import (
 )
 
 const (
-	// storeTimeout bounds each store call, even one that ignores its
-	// context: a store that hangs must cost a Token call no more than
-	// this on top of a login.
-	storeTimeout = time.Second
+	// storeBudget bounds the time one login's store calls take together,
+	// even calls that ignore their context: a store that is slow or hangs
+	// costs a Token call no more than this on top of a login. Once it is
+	// spent, the login leaves the store alone.
+	storeBudget = time.Second
 	// lockPoll is how often a process waiting for another's login looks
 	// at the store (less up to half, at random, so waiters spread out).
 	lockPoll = 50 * time.Millisecond
@@ -29,13 +30,21 @@ type sharedStore struct {
 	store  Store
 	locker Locker // nil when the store cannot lock
 	key    string
-	// loginTimeout bounds a wait for another process's login and ours
+	sealer *sealer
+	log    *slog.Logger
+
+	// loginTimeout bounds a wait for another process's login and this
+	// one's together; maxLockWait, a third of it, the wait for a lock
+	// another process holds: a holder that takes longer (stopped, dead,
+	// or on a login that hangs) is not waited for, the source logs in
+	// without the lock. lockTTL frees the lock of a holder that died
+	// (in stores that need it) once its login would have ended anyway.
 	loginTimeout time.Duration
+	maxLockWait  time.Duration
 	lockTTL      time.Duration
-	sealer       *sealer
-	log          *slog.Logger
-	failing      bool // a failure was logged and no call has worked since
-	hung         bool // a call of this flight got no answer: skip the rest
+
+	failing bool          // a failure was logged and no call has worked since
+	spent   time.Duration // in store calls, by this login; see storeBudget
 }
 
 func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
@@ -45,12 +54,11 @@ func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
 		store:        config.Store,
 		locker:       locker,
 		key:          storeKey(authURL, config.Username),
+		sealer:       newSealer(authURL, config.Username, config.Password),
+		log:          log,
 		loginTimeout: config.loginTimeout(),
-		// A holder that died frees the lock once its login would have
-		// ended anyway.
-		lockTTL: config.loginTimeout() + 2*storeTimeout,
-		sealer:  newSealer(authURL, config.Username, config.Password),
-		log:     log,
+		maxLockWait:  config.loginTimeout() / 3,
+		lockTTL:      config.loginTimeout() + 2*storeBudget,
 	}
 }
 
@@ -62,9 +70,9 @@ func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
 func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(context.Context, *flight) (*credential, error)) (*credential, error) {
 	ctx, cancel := context.WithTimeout(srcCtx, s.loginTimeout)
 	defer cancel()
-	s.hung = false
+	s.spent = 0
 	if f.refused != nil && f.refused.sealed != nil {
-		_, err := bounded(ctx, func(ctx context.Context) (struct{}, error) {
+		_, err := bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, s.store.Delete(ctx, s.key, f.refused.sealed)
 		}, nil)
 		s.result(ctx, "delete", err)
@@ -76,7 +84,9 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 	if cred != nil || err != nil {
 		return cred, err
 	}
-	defer unlock()
+	// Not waited for: a store whose unlock hangs must not hold the token
+	// back (a held lock lapses, or its waiters stop waiting).
+	defer func() { go unlock() }()
 	if cred, err = login(ctx, f); err != nil {
 		return nil, err
 	}
@@ -86,18 +96,19 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 
 // takeTurn waits until this process may log in: until it holds the
 // store's lock, or finds the token another process logged in for
-// meanwhile. Without a lock, or with one that fails, the turn is at once.
+// meanwhile. Without a lock, with one that fails, or after maxLockWait,
+// the turn is at once.
 func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *credential, err error) {
 	type lock struct {
 		unlock func()
 		ok     bool
 	}
 	noop := func() {}
-	if s.locker == nil || s.hung {
+	if s.locker == nil {
 		return noop, nil, nil
 	}
-	for {
-		held, err := bounded(ctx, func(ctx context.Context) (lock, error) {
+	for start := time.Now(); ; {
+		held, err := bounded(s, ctx, func(ctx context.Context) (lock, error) {
 			unlock, ok, err := s.locker.TryLock(ctx, s.key, s.lockTTL)
 			return lock{unlock, ok}, err
 		}, func(l lock) { // taken too late to be used
@@ -112,10 +123,14 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 		case held.ok:
 			// The holder before us may have saved just before it let go.
 			if cred := s.load(ctx, f); cred != nil {
-				held.unlock()
+				go held.unlock()
 				return nil, cred, nil
 			}
 			return held.unlock, nil, nil
+		case time.Since(start) >= s.maxLockWait:
+			s.log.Warn("recitaloauth: another process has held the store's lock too long, logging in without it",
+				"waited", time.Since(start).Round(time.Millisecond))
+			return noop, nil, nil
 		}
 		if !sleep(ctx, lockPoll-rand.N(lockPoll/2)) {
 			cause := context.Cause(ctx)
@@ -131,12 +146,10 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 }
 
 // load returns the stored token if it opens and serves f: fresh, or stale
-// for callers who have no token at all; never the one f replaces.
+// for callers who have no token at all, with f.minLeft to live; never the
+// one f replaces.
 func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
-	if s.hung {
-		return nil
-	}
-	value, err := bounded(ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, s.key) }, nil)
+	value, err := bounded(s, ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, s.key) }, nil)
 	s.result(ctx, "load", err)
 	if err != nil || value == nil {
 		return nil
@@ -150,10 +163,14 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 		s.log.Debug("recitaloauth: ignored a stored value that does not open (another password, or damaged)")
 		return nil
 	}
-	if f.refused != nil && cred.token.AccessToken == f.refused.token.AccessToken {
+	now := time.Now()
+	switch {
+	case f.refused != nil && cred.token.AccessToken == f.refused.token.AccessToken:
+		return nil
+	case cred.token.Expiry.Sub(now) < f.minLeft:
 		return nil
 	}
-	switch stateOf(cred, time.Now()) {
+	switch stateOf(cred, now) {
 	case fresh:
 	case stale:
 		if f.reason == reasonRefresh {
@@ -163,7 +180,7 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 		return nil
 	}
 	s.log.Info("recitaloauth: token from the store", "reason", f.reason,
-		"left", time.Until(cred.token.Expiry).Round(time.Second))
+		"left", cred.token.Expiry.Sub(now).Round(time.Second))
 	return cred
 }
 
@@ -176,47 +193,43 @@ func (s *sharedStore) save(ctx context.Context, cred *credential) {
 		return
 	}
 	cred.sealed = value
-	if s.hung {
-		return
-	}
-	_, err = bounded(ctx, func(ctx context.Context) (struct{}, error) {
+	_, err = bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, s.store.Save(ctx, s.key, value, cred.token.Expiry)
 	}, nil)
 	s.result(ctx, "save", err)
 }
 
-// result logs a store failure once, until a call works again. After a
-// call that got no answer, the flight leaves the store alone: a store that
-// hangs costs a Token call one storeTimeout, not one per call. A call cut
+// result logs a store failure once, until a call works again. A call cut
 // short because ctx ended (the login's time is up, or the source's
 // context ended) is no fault of the store's.
 func (s *sharedStore) result(ctx context.Context, op string, err error) {
-	if err != nil && ctx.Err() != nil {
-		return
-	}
-	if errors.Is(err, errNoAnswer) {
-		s.hung = true
-	}
-	if err == nil {
-		if s.failing {
-			s.failing = false
-			s.log.Info("recitaloauth: token store works again")
-		}
-		return
-	}
-	if !s.failing {
+	switch {
+	case err != nil && ctx.Err() != nil:
+	case err == nil && s.failing:
+		s.failing = false
+		s.log.Info("recitaloauth: token store works again")
+	case err != nil && !s.failing:
 		s.failing = true
 		s.log.Warn("recitaloauth: token store failed, going on without it", "op", op, "error", err.Error())
 	}
 }
 
-var errNoAnswer = fmt.Errorf("no answer within %v", storeTimeout)
+var errNoAnswer = fmt.Errorf("no answer within %v, the store's share of a login", storeBudget)
 
-// bounded runs one store call within storeTimeout, and returns when that
-// ends even if the store ignores its context. A result that comes too
-// late goes to abandoned, if set, so that a lock taken late is let go.
-func bounded[T any](ctx context.Context, call func(context.Context) (T, error), abandoned func(T)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+// bounded runs one store call within what is left of s's storeBudget,
+// and returns when that ends even if the store ignores its context; once
+// the budget is spent, it makes no call. A result that comes too late
+// goes to abandoned, if set, so that a lock taken late is let go.
+func bounded[T any](s *sharedStore, ctx context.Context, call func(context.Context) (T, error), abandoned func(T)) (T, error) {
+	var zero T
+	left := storeBudget - s.spent
+	if left <= 0 {
+		return zero, errNoAnswer
+	}
+	started := time.Now()
+	defer func() { s.spent += time.Since(started) }()
+	ctx, cancel := context.WithTimeout(ctx, left)
+	defer cancel()
 	type result struct {
 		value T
 		err   error
@@ -228,13 +241,11 @@ func bounded[T any](ctx context.Context, call func(context.Context) (T, error), 
 	}()
 	select {
 	case r := <-results:
-		cancel()
-		if r.err != nil && ctx.Err() != nil {
-			r.err = errNoAnswer // the store gave up at our bound: it is as slow as one that hangs
+		if r.err != nil && ctx.Err() != nil && !errors.Is(r.err, context.Canceled) {
+			r.err = errNoAnswer // the store gave up at our bound
 		}
 		return r.value, r.err
 	case <-ctx.Done():
-		cancel()
 		if abandoned != nil {
 			go func() {
 				if r := <-results; r.err == nil {
@@ -242,7 +253,6 @@ func bounded[T any](ctx context.Context, call func(context.Context) (T, error), 
 				}
 			}()
 		}
-		var zero T
 		return zero, errNoAnswer
 	}
 }

@@ -23,7 +23,9 @@ type memStore struct {
 	locks  map[string]time.Time // key → when the lock lapses
 	saves  int
 	fail   error
+	delay  time.Duration // each call takes this long
 	hang   chan struct{} // calls block until it is closed
+	stuck  chan struct{} // unlock blocks until it is closed
 }
 
 func newMemStore() *memStore {
@@ -32,11 +34,12 @@ func newMemStore() *memStore {
 
 func (m *memStore) enter() error {
 	m.mu.Lock()
-	hang, fail := m.hang, m.fail
+	hang, fail, delay := m.hang, m.fail, m.delay
 	m.mu.Unlock()
 	if hang != nil {
 		<-hang
 	}
+	time.Sleep(delay)
 	return fail
 }
 
@@ -82,7 +85,11 @@ func (m *memStore) TryLock(_ context.Context, key string, ttl time.Duration) (fu
 		return nil, false, nil
 	}
 	m.locks[key] = time.Now().Add(ttl)
+	stuck := m.stuck
 	return func() {
+		if stuck != nil {
+			<-stuck
+		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		delete(m.locks, key)
@@ -316,20 +323,24 @@ func TestStoreRefusedToken(t *testing.T) {
 	})
 }
 
-// TestStoreNeverWorse: a store that fails, answers garbage or hangs never
-// fails a Token call that a login serves, and one that hangs costs it one
-// store bound (a second), not one per call.
+// TestStoreNeverWorse: a store that fails, answers garbage, is slow,
+// hangs, never lets go of its lock or hangs in its unlock never fails a
+// Token call that a login serves, and costs it at most a second (a login's
+// store budget), or, for a lock held by another process that stopped, a
+// third of the login timeout.
 func TestStoreNeverWorse(t *testing.T) {
+	key := storeKey(testConfig().authURL(), testConfig().Username)
 	tests := []struct {
 		name     string
 		break_   func(*memStore)
 		maxDelay time.Duration
 	}{
 		{"failing", func(m *memStore) { m.fail = errors.New("disk full") }, 0},
-		{"garbage", func(m *memStore) {
-			m.values[storeKey(testConfig().authURL(), testConfig().Username)] = []byte("garbage")
-		}, 0},
-		{"hanging", func(m *memStore) { m.hang = make(chan struct{}) }, storeTimeout},
+		{"garbage", func(m *memStore) { m.values[key] = []byte("garbage") }, 0},
+		{"slow", func(m *memStore) { m.delay = 900 * time.Millisecond }, storeBudget},
+		{"hanging", func(m *memStore) { m.hang = make(chan struct{}) }, storeBudget},
+		{"lock held by a stopped process", func(m *memStore) { m.locks[key] = time.Now().Add(time.Hour) }, DefaultLoginTimeout / 3},
+		{"unlock hanging", func(m *memStore) { m.stuck = make(chan struct{}) }, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,24 +353,29 @@ func TestStoreNeverWorse(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if waited := time.Since(start); waited > tt.maxDelay+login.delay {
-					t.Errorf("Token took %v, want at most %v", waited, tt.maxDelay+login.delay)
+				if waited := time.Since(start); waited > tt.maxDelay+login.delay+lockPoll {
+					t.Errorf("Token took %v, want at most %v", waited, tt.maxDelay+login.delay+lockPoll)
 				}
 				if tok.AccessToken != "token-1" {
 					t.Errorf("got %s, want token-1", tok.AccessToken)
 				}
-				if store.hang != nil {
-					close(store.hang)
+				for _, c := range []chan struct{}{store.hang, store.stuck} {
+					if c != nil {
+						close(c)
+					}
 				}
+				time.Sleep(time.Second) // the calls given up on end
+				synctest.Wait()
 			})
 		})
 	}
 }
 
 // TestStoreWaitBounded: processes waiting for another's login that hangs
-// give up with it, within one login timeout, instead of each starting a
-// full timeout of its own after it: 3 processes end by 30 s, not 30, 60
-// and 90 s.
+// end with it, within one login timeout, instead of each starting a full
+// timeout of its own after it: 3 processes end by 30 s, not 30, 60 and
+// 90 s. (After a third of it they stop waiting for the lock and log in
+// themselves, in case the holder is stuck rather than its login.)
 func TestStoreWaitBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		login, store := newLoginServer(), newMemStore()
@@ -382,6 +398,24 @@ func TestStoreWaitBounded(t *testing.T) {
 		wg.Wait()
 		if n := login.count(); n > 3 {
 			t.Errorf("%d logins, want at most 3", n)
+		}
+	})
+}
+
+// TestStoreTokenFor: a process about to exit takes no token from the store
+// with less than the minimum life it asks for, even a fresh one (short
+// lifetimes): it logs in instead.
+func TestStoreTokenFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		login.expiresIn = 180
+		if _, err := storeSource(store, login).Token(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(130 * time.Second) // 50 s left: still fresh, refresh is at 45 s
+		tok, err := storeSource(store, login).(*cachedSource).tokenFor(context.Background(), time.Minute)
+		if err != nil || tok.AccessToken != "token-2" || login.count() != 2 {
+			t.Errorf("got %v, %v after %d logins; want token-2 from a second login", tok, err, login.count())
 		}
 	})
 }

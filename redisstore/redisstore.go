@@ -14,8 +14,9 @@
 // open nor forge (see [recitaloauth.Store]); its lock lets one process log
 // in while the others wait for its token. Keys start with "recitaloauth:".
 //
-// Only programs that import this package build go-redis; recitaloauth
-// itself does not depend on it.
+// Only programs that import this package build go-redis, though the
+// module's go.mod names it (as golang.org/x/oauth2's does for its google
+// package's dependencies).
 package redisstore
 
 import (
