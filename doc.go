@@ -115,8 +115,9 @@
 //     and each token taken from the store instead of a login;
 //   - Warn: each failed login (error with the server's detail, HTTP
 //     status, attempts, when the next may happen), each token refused
-//     with 401 and dropped, and a store that fails (once, until it works
-//     again);
+//     with 401 and dropped, a store that fails (once, until it works
+//     again), and a store lock held so long that the source logs in
+//     without it;
 //   - Debug: a transient failure retried (and whether Retry-After set the
 //     pause), a token refused too soon after its login to be dropped, how
 //     many callers waited for a login and for how long, a stored value
