@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
 )
 
 // otherUID owns the files of "another user" in the tests that need root.
@@ -59,20 +60,19 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func TestFileStoreRoundTrip(t *testing.T) {
-	s := recitaloauth.NewFileStore(storeDir(t))
-	for _, value := range []string{"first", "second, longer than the first", "3"} {
-		mustSave(t, s, "k", []byte(value))
-		if diff := cmp.Diff(value, string(mustLoad(t, s, "k"))); diff != "" {
-			t.Errorf("Load after Save mismatch (-want +got):\n%s", diff)
-		}
-	}
-	if got := mustLoad(t, s, "other-key"); got != nil {
-		t.Errorf("Load of another key = %q, want nil", got)
-	}
+// TestFileStoreContract runs the contract of Store and Locker that the
+// redis store runs too; the tests below check what only the file store
+// promises.
+func TestFileStoreContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (store, peer recitaloauth.Store) {
+		dir := storeDir(t)
+		return recitaloauth.NewFileStore(dir), recitaloauth.NewFileStore(dir)
+	})
 }
 
-func TestFileStoreMissing(t *testing.T) {
+// Load and Delete find no value without making the directory: only Save
+// and TryLock need it.
+func TestFileStoreMissingDirectory(t *testing.T) {
 	dir := storeDir(t)
 	s := recitaloauth.NewFileStore(dir)
 	ctx := context.Background()
@@ -86,12 +86,6 @@ func TestFileStoreMissing(t *testing.T) {
 	}
 	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load and Delete made the directory (Lstat: %v); only Save and TryLock should", err)
-	}
-
-	mustSave(t, s, "other", []byte("v"))
-	got, err = s.Load(ctx, "k")
-	if got != nil || err != nil {
-		t.Errorf("Load of a missing file = %q, %v; want nil, nil", got, err)
 	}
 }
 
@@ -440,29 +434,6 @@ func TestFileStoreSaveTooLarge(t *testing.T) {
 	}
 }
 
-func TestFileStoreCompareAndDelete(t *testing.T) {
-	s := recitaloauth.NewFileStore(storeDir(t))
-	ctx := context.Background()
-	mustSave(t, s, "k", []byte("old"))
-	mustSave(t, s, "k", []byte("new"))
-
-	if err := s.Delete(ctx, "k", []byte("old")); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustLoad(t, s, "k"); string(got) != "new" {
-		t.Fatalf("Delete of the old value left %q, want the newer %q", got, "new")
-	}
-	if err := s.Delete(ctx, "k", []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustLoad(t, s, "k"); got != nil {
-		t.Errorf("Delete of the value left %q, want nil", got)
-	}
-	if err := s.Delete(ctx, "k", []byte("new")); err != nil {
-		t.Errorf("Delete of no value: %v", err)
-	}
-}
-
 // Save and Delete wait for the key's mutex file, which another process
 // may hold, and stop waiting when their context ends.
 func TestFileStoreMutexWaitCancelled(t *testing.T) {
@@ -510,23 +481,19 @@ func TestFileStoreMutexWaitCancelled(t *testing.T) {
 	}
 }
 
-func TestFileStoreBadKeys(t *testing.T) {
+// A bad key, refused (see the contract's BadKeys), makes no file in the
+// directory nor beside it.
+func TestFileStoreBadKeysMakeNoFiles(t *testing.T) {
 	dir := storeDir(t)
 	s := recitaloauth.NewFileStore(dir)
 	mustSave(t, s, "good-Key-09", []byte("v"))
 	ctx := context.Background()
-	for _, key := range []string{"", ".", "..", "../k", "a/b", `a\b`, "a.token", "a b", "a:lock", "ä", "a\x00", strings.Repeat("k", 201)} {
-		_, loadErr := s.Load(ctx, key)
-		_, _, lockErr := s.TryLock(ctx, key, time.Minute)
-		for op, err := range map[string]error{
-			"Load":    loadErr,
-			"Save":    s.Save(ctx, key, []byte("v"), time.Now().Add(time.Hour)),
-			"Delete":  s.Delete(ctx, key, []byte("v")),
-			"TryLock": lockErr,
-		} {
-			if err == nil || !strings.Contains(err.Error(), "store key") {
-				t.Errorf("%s(%.20q): error %v, want one about the store key", op, key, err)
-			}
+	for _, key := range storetest.BadKeys {
+		s.Load(ctx, key)
+		s.Save(ctx, key, []byte("v"), time.Now().Add(time.Hour))
+		s.Delete(ctx, key, []byte("v"))
+		if unlock, _, _ := s.TryLock(ctx, key, time.Minute); unlock != nil {
+			unlock()
 		}
 	}
 	entries, err := os.ReadDir(filepath.Dir(dir))
@@ -539,35 +506,6 @@ func TestFileStoreBadKeys(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 		t.Errorf("bad keys made files in the store's directory: %v", entries)
 	}
-}
-
-func TestFileStoreTryLock(t *testing.T) {
-	dir := storeDir(t)
-	s := recitaloauth.NewFileStore(dir)
-	other := recitaloauth.NewFileStore(dir)
-	ctx := context.Background()
-
-	unlock, ok, err := s.TryLock(ctx, "k", time.Minute)
-	if !ok || err != nil {
-		t.Fatalf("first TryLock = %v, %v; want true, nil", ok, err)
-	}
-	for name, store := range map[string]*recitaloauth.FileStore{"the same store": s, "another store": other} {
-		if u, ok, err := store.TryLock(ctx, "k", time.Minute); ok || err != nil || u != nil {
-			t.Errorf("TryLock through %s while held = %v, %v (unlock nil: %v); want false, nil, nil", name, ok, err, u == nil)
-		}
-	}
-	if u, ok, err := s.TryLock(ctx, "other-key", time.Minute); !ok || err != nil {
-		t.Errorf("TryLock of another key = %v, %v; want true, nil", ok, err)
-	} else {
-		u()
-	}
-
-	unlock()
-	unlock2, ok, err := other.TryLock(ctx, "k", time.Minute)
-	if !ok || err != nil {
-		t.Fatalf("TryLock after unlock = %v, %v; want true, nil", ok, err)
-	}
-	unlock2()
 }
 
 // lockChildEnv names the directory in which the child process of
