@@ -34,24 +34,6 @@ func storeDir(t *testing.T) string {
 	return filepath.Join(t.TempDir(), "store")
 }
 
-// mustSave saves value under key, failing the test on an error.
-func mustSave(t *testing.T, s *recitaloauth.FileStore, key string, value []byte) {
-	t.Helper()
-	if err := s.Save(context.Background(), key, value, time.Now().Add(time.Hour)); err != nil {
-		t.Fatalf("Save(%q): %v", key, err)
-	}
-}
-
-// mustLoad returns key's value, failing the test on an error.
-func mustLoad(t *testing.T, s *recitaloauth.FileStore, key string) []byte {
-	t.Helper()
-	got, err := s.Load(context.Background(), key)
-	if err != nil {
-		t.Fatalf("Load(%q): %v", key, err)
-	}
-	return got
-}
-
 // needRoot skips a test that changes a file's owner, when not root.
 func needRoot(t *testing.T) {
 	t.Helper()
@@ -92,7 +74,7 @@ func TestFileStoreMissingDirectory(t *testing.T) {
 func TestFileStoreModes(t *testing.T) {
 	dir := filepath.Join(storeDir(t), "nested")
 	s := recitaloauth.NewFileStore(dir)
-	mustSave(t, s, "k", []byte("v"))
+	storetest.Save(t, s, "k", "v")
 	unlock, ok, err := s.TryLock(context.Background(), "k", time.Minute)
 	if !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v; want true, nil", ok, err)
@@ -125,7 +107,7 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 	dir := storeDir(t)
 	values := [][]byte{bytes.Repeat([]byte("a"), 40<<10), bytes.Repeat([]byte("b"), 60<<10)}
 	writer := recitaloauth.NewFileStore(dir)
-	mustSave(t, writer, "k", values[0])
+	storetest.Save(t, writer, "k", string(values[0]))
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -151,7 +133,7 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 		}
 	})
 	for i := range 200 {
-		mustSave(t, writer, "k", values[i%2])
+		storetest.Save(t, writer, "k", string(values[i%2]))
 	}
 	close(done)
 	wg.Wait()
@@ -393,8 +375,8 @@ func TestFileStoreSaveReplacesBadValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := recitaloauth.NewFileStore(dir)
-	mustSave(t, s, "k", []byte("mine"))
-	if got := mustLoad(t, s, "k"); string(got) != "mine" {
+	storetest.Save(t, s, "k", "mine")
+	if got := storetest.Load(t, s, "k"); string(got) != "mine" {
 		t.Errorf("Load after Save over a link = %q, want %q", got, "mine")
 	}
 	if got, err := os.ReadFile(planted); string(got) != "planted" || err != nil {
@@ -415,11 +397,11 @@ func TestFileStoreExpiry(t *testing.T) {
 		{"past expiry removes the value", time.Now().Add(-time.Second), nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			mustSave(t, s, "k", []byte("old"))
+			storetest.Save(t, s, "k", "old")
 			if err := s.Save(ctx, "k", []byte("new"), tt.expiry); err != nil {
 				t.Fatal(err)
 			}
-			if got := mustLoad(t, s, "k"); !bytes.Equal(got, tt.want) {
+			if got := storetest.Load(t, s, "k"); !bytes.Equal(got, tt.want) {
 				t.Errorf("Load = %q, want %q", got, tt.want)
 			}
 		})
@@ -454,7 +436,7 @@ func TestFileStoreMutexWaitCancelled(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := storeDir(t)
 			s := recitaloauth.NewFileStore(dir)
-			mustSave(t, s, "k", []byte("old"))
+			storetest.Save(t, s, "k", "old")
 			mutex, err := os.OpenFile(filepath.Join(dir, "k.mutex"), os.O_RDWR, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -474,7 +456,7 @@ func TestFileStoreMutexWaitCancelled(t *testing.T) {
 			if elapsed := time.Since(start); elapsed > time.Second {
 				t.Errorf("returned after %v; the context ended after 50ms", elapsed)
 			}
-			if got := mustLoad(t, s, "k"); string(got) != "old" {
+			if got := storetest.Load(t, s, "k"); string(got) != "old" {
 				t.Errorf("the value is %q while another holds the mutex, want %q", got, "old")
 			}
 		})
@@ -486,7 +468,7 @@ func TestFileStoreMutexWaitCancelled(t *testing.T) {
 func TestFileStoreBadKeysMakeNoFiles(t *testing.T) {
 	dir := storeDir(t)
 	s := recitaloauth.NewFileStore(dir)
-	mustSave(t, s, "good-Key-09", []byte("v"))
+	storetest.Save(t, s, "good-Key-09", "v")
 	ctx := context.Background()
 	for _, key := range storetest.BadKeys {
 		s.Load(ctx, key)

@@ -33,24 +33,6 @@ func newStore(t *testing.T) (*redisstore.Store, *redis.Client) {
 	return redisstore.New(client), client
 }
 
-// load returns key's value, failing the test on an error.
-func load(t *testing.T, s *redisstore.Store, key string) []byte {
-	t.Helper()
-	got, err := s.Load(context.Background(), key)
-	if err != nil {
-		t.Fatalf("Load(%q): %v", key, err)
-	}
-	return got
-}
-
-// save saves value under key for an hour, failing the test on an error.
-func save(t *testing.T, s *redisstore.Store, key, value string) {
-	t.Helper()
-	if err := s.Save(context.Background(), key, []byte(value), time.Now().Add(time.Hour)); err != nil {
-		t.Fatalf("Save(%q): %v", key, err)
-	}
-}
-
 // TestContract runs the contract of Store and Locker that the file store
 // runs too, on one server whose database each subtest empties; the peer is
 // a client of its own, as another process's would be. The tests below
@@ -73,7 +55,7 @@ func TestContract(t *testing.T) {
 // A value is kept under "recitaloauth:<key>", and nothing else.
 func TestKeyNames(t *testing.T) {
 	s, client := newStore(t)
-	save(t, s, "k", "v")
+	storetest.Save(t, s, "k", "v")
 	keys, err := client.Keys(context.Background(), "*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +79,7 @@ func TestSaveTTL(t *testing.T) {
 		{"expiry past", time.Now().Add(-time.Second), -2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			save(t, s, "k", "old")
+			storetest.Save(t, s, "k", "old")
 			if err := s.Save(ctx, "k", []byte("new"), tt.expiry); err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +99,7 @@ func TestSaveTTL(t *testing.T) {
 			if tt.wantTTL == -2 {
 				want = ""
 			}
-			if got := load(t, s, "k"); string(got) != want {
+			if got := storetest.Load(t, s, "k"); string(got) != want {
 				t.Errorf("Load = %q, want %q", got, want)
 			}
 		})

@@ -59,7 +59,7 @@ func testLoadMissing(t *testing.T, newStore func(t *testing.T) (store, peer reci
 	if got, err := s.Load(ctx, "k"); got != nil || err != nil {
 		t.Errorf("Load from empty storage = %q, %v; want nil, nil", got, err)
 	}
-	mustSave(t, s, "other-key", "v")
+	Save(t, s, "other-key", "v")
 	if got, err := s.Load(ctx, "k"); got != nil || err != nil {
 		t.Errorf("Load of a missing key beside another = %q, %v; want nil, nil", got, err)
 	}
@@ -69,9 +69,9 @@ func testLoadMissing(t *testing.T, newStore func(t *testing.T) (store, peer reci
 // through a peer, as another process sharing the store would.
 func testSaveThenLoad(t *testing.T, newStore func(t *testing.T) (store, peer recitaloauth.Store)) {
 	s, peer := newStore(t)
-	mustSave(t, s, "k", "sealed-value")
+	Save(t, s, "k", "sealed-value")
 	for name, store := range map[string]recitaloauth.Store{"the store": s, "a peer": peer} {
-		if got := mustLoad(t, store, "k"); string(got) != "sealed-value" {
+		if got := Load(t, store, "k"); string(got) != "sealed-value" {
 			t.Errorf("Load through %s after Save = %q, want %q", name, got, "sealed-value")
 		}
 	}
@@ -82,8 +82,8 @@ func testSaveThenLoad(t *testing.T, newStore func(t *testing.T) (store, peer rec
 func testSaveReplaces(t *testing.T, newStore func(t *testing.T) (store, peer recitaloauth.Store)) {
 	s, _ := newStore(t)
 	for _, value := range []string{"first", "second, longer than the first", "3"} {
-		mustSave(t, s, "k", value)
-		if got := mustLoad(t, s, "k"); string(got) != value {
+		Save(t, s, "k", value)
+		if got := Load(t, s, "k"); string(got) != value {
 			t.Errorf("Load after Save(%q) = %q, want %q", value, got, value)
 		}
 	}
@@ -93,11 +93,11 @@ func testSaveReplaces(t *testing.T, newStore func(t *testing.T) (store, peer rec
 // drop the new value at once, but never gives back the old one.
 func testSavePastExpiry(t *testing.T, newStore func(t *testing.T) (store, peer recitaloauth.Store)) {
 	s, _ := newStore(t)
-	mustSave(t, s, "k", "old")
+	Save(t, s, "k", "old")
 	if err := s.Save(context.Background(), "k", []byte("new"), time.Now().Add(-time.Second)); err != nil {
 		t.Fatalf("Save with a past expiry: %v", err)
 	}
-	if got := mustLoad(t, s, "k"); got != nil && string(got) != "new" {
+	if got := Load(t, s, "k"); got != nil && string(got) != "new" {
 		t.Errorf("Load after a Save with a past expiry = %q, want nil or %q", got, "new")
 	}
 }
@@ -105,15 +105,15 @@ func testSavePastExpiry(t *testing.T, newStore func(t *testing.T) (store, peer r
 // Each key has a value of its own: saving or deleting one leaves another.
 func testKeysApart(t *testing.T, newStore func(t *testing.T) (store, peer recitaloauth.Store)) {
 	s, _ := newStore(t)
-	mustSave(t, s, "k", "mine")
-	mustSave(t, s, "other-key", "theirs")
-	if got := mustLoad(t, s, "k"); string(got) != "mine" {
+	Save(t, s, "k", "mine")
+	Save(t, s, "other-key", "theirs")
+	if got := Load(t, s, "k"); string(got) != "mine" {
 		t.Errorf("Load after a Save of another key = %q, want %q", got, "mine")
 	}
 	if err := s.Delete(context.Background(), "other-key", []byte("theirs")); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustLoad(t, s, "k"); string(got) != "mine" {
+	if got := Load(t, s, "k"); string(got) != "mine" {
 		t.Errorf("Load after a Delete of another key = %q, want %q", got, "mine")
 	}
 }
@@ -121,12 +121,12 @@ func testKeysApart(t *testing.T, newStore func(t *testing.T) (store, peer recita
 // Delete of the value that is there removes it, for the peer too.
 func testDeleteRemovesSame(t *testing.T, newStore func(t *testing.T) (store, peer recitaloauth.Store)) {
 	s, peer := newStore(t)
-	mustSave(t, s, "k", "v")
+	Save(t, s, "k", "v")
 	if err := s.Delete(context.Background(), "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	for name, store := range map[string]recitaloauth.Store{"the store": s, "a peer": peer} {
-		if got := mustLoad(t, store, "k"); got != nil {
+		if got := Load(t, store, "k"); got != nil {
 			t.Errorf("Load through %s after Delete of the value = %q, want nil", name, got)
 		}
 	}
@@ -136,12 +136,12 @@ func testDeleteRemovesSame(t *testing.T, newStore func(t *testing.T) (store, pee
 // peer, as by another process) stays.
 func testDeleteKeepsNewer(t *testing.T, newStore func(t *testing.T) (store, peer recitaloauth.Store)) {
 	s, peer := newStore(t)
-	mustSave(t, s, "k", "old")
-	mustSave(t, peer, "k", "new")
+	Save(t, s, "k", "old")
+	Save(t, peer, "k", "new")
 	if err := s.Delete(context.Background(), "k", []byte("old")); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustLoad(t, s, "k"); string(got) != "new" {
+	if got := Load(t, s, "k"); string(got) != "new" {
 		t.Errorf("Delete of the old value left %q, want the newer %q", got, "new")
 	}
 }
@@ -154,7 +154,7 @@ func testDeleteMissing(t *testing.T, newStore func(t *testing.T) (store, peer re
 	if err := s.Delete(ctx, "k", []byte("v")); err != nil {
 		t.Errorf("Delete on empty storage: %v", err)
 	}
-	mustSave(t, s, "k", "v")
+	Save(t, s, "k", "v")
 	for i := range 2 {
 		if err := s.Delete(ctx, "k", []byte("v")); err != nil {
 			t.Errorf("Delete #%d: %v", i+1, err)
@@ -275,16 +275,16 @@ func testLockLeavesValue(t *testing.T, newStore func(t *testing.T) (store, peer 
 	store := s.(recitaloauth.Store)
 	unlockEmpty := mustLock(t, s, "empty")
 	defer unlockEmpty()
-	if got := mustLoad(t, store, "empty"); got != nil {
+	if got := Load(t, store, "empty"); got != nil {
 		t.Errorf("Load of a key whose lock alone was taken = %q, want nil", got)
 	}
 
-	mustSave(t, store, "k", "before")
+	Save(t, store, "k", "before")
 	unlock := mustLock(t, s, "k")
-	if got := mustLoad(t, store, "k"); string(got) != "before" {
+	if got := Load(t, store, "k"); string(got) != "before" {
 		t.Errorf("Load while the key's lock is held = %q, want %q", got, "before")
 	}
-	mustSave(t, store, "k", "during")
+	Save(t, store, "k", "during")
 	if u, ok, err := peer.TryLock(context.Background(), "k", time.Minute); ok || err != nil {
 		t.Errorf("a peer's TryLock after the holder saved the key's value = %v, %v; want false, nil", ok, err)
 		if u != nil {
@@ -292,7 +292,7 @@ func testLockLeavesValue(t *testing.T, newStore func(t *testing.T) (store, peer 
 		}
 	}
 	unlock()
-	if got := mustLoad(t, store, "k"); string(got) != "during" {
+	if got := Load(t, store, "k"); string(got) != "during" {
 		t.Errorf("Load after the lock's holder saved and unlocked = %q, want %q", got, "during")
 	}
 }
@@ -364,17 +364,16 @@ func mustLock(t *testing.T, l recitaloauth.Locker, key string) (unlock func()) {
 	return unlock
 }
 
-// mustSave saves value under key for an hour, failing the test on an
-// error.
-func mustSave(t *testing.T, s recitaloauth.Store, key, value string) {
+// Save saves value under key for an hour, failing the test on an error.
+func Save(t *testing.T, s recitaloauth.Store, key, value string) {
 	t.Helper()
 	if err := s.Save(context.Background(), key, []byte(value), time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("Save(%q): %v", key, err)
 	}
 }
 
-// mustLoad returns key's value, failing the test on an error.
-func mustLoad(t *testing.T, s recitaloauth.Store, key string) []byte {
+// Load returns key's value, failing the test on an error.
+func Load(t *testing.T, s recitaloauth.Store, key string) []byte {
 	t.Helper()
 	got, err := s.Load(context.Background(), key)
 	if err != nil {
