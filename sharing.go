@@ -84,9 +84,7 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 	if cred != nil || err != nil {
 		return cred, err
 	}
-	// Not waited for: a store whose unlock hangs must not hold the token
-	// back (a held lock lapses, or its waiters stop waiting).
-	defer func() { go unlock() }()
+	defer s.release(unlock)
 	if cred, err = login(ctx, f); err != nil {
 		return nil, err
 	}
@@ -123,7 +121,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 		case held.ok:
 			// The holder before us may have saved just before it let go.
 			if cred := s.load(ctx, f); cred != nil {
-				go held.unlock()
+				s.release(held.unlock)
 				return nil, cred, nil
 			}
 			return held.unlock, nil, nil
@@ -142,6 +140,24 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 		if cred := s.load(ctx, f); cred != nil {
 			return nil, cred, nil
 		}
+	}
+}
+
+// release lets go of a lock, waiting for it within what is left of the
+// store budget: a process that exits right after its login (a CLI) must
+// not leave the lock held until it lapses, and an unlock that hangs must
+// not hold the token back longer.
+func (s *sharedStore) release(unlock func()) {
+	done := make(chan struct{})
+	go func() {
+		unlock()
+		close(done)
+	}()
+	timer := time.NewTimer(max(storeBudget-s.spent, 0))
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
 	}
 }
 

@@ -18,14 +18,15 @@ import (
 // test as a file or Redis store is by processes. It counts its calls, and
 // can be made to fail or to hang (ignoring its context) on every call.
 type memStore struct {
-	mu     sync.Mutex
-	values map[string][]byte
-	locks  map[string]time.Time // key → when the lock lapses
-	saves  int
-	fail   error
-	delay  time.Duration // each call takes this long
-	hang   chan struct{} // calls block until it is closed
-	stuck  chan struct{} // unlock blocks until it is closed
+	mu         sync.Mutex
+	values     map[string][]byte
+	locks      map[string]time.Time // key → when the lock lapses
+	saves      int
+	fail       error
+	delay      time.Duration // each call takes this long
+	hang       chan struct{} // calls block until it is closed
+	stuck      chan struct{} // unlock blocks until it is closed
+	slowUnlock time.Duration // unlock takes this long
 }
 
 func newMemStore() *memStore {
@@ -85,11 +86,12 @@ func (m *memStore) TryLock(_ context.Context, key string, ttl time.Duration) (fu
 		return nil, false, nil
 	}
 	m.locks[key] = time.Now().Add(ttl)
-	stuck := m.stuck
+	stuck, slow := m.stuck, m.slowUnlock
 	return func() {
 		if stuck != nil {
 			<-stuck
 		}
+		time.Sleep(slow)
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		delete(m.locks, key)
@@ -340,7 +342,7 @@ func TestStoreNeverWorse(t *testing.T) {
 		{"slow", func(m *memStore) { m.delay = 900 * time.Millisecond }, storeBudget},
 		{"hanging", func(m *memStore) { m.hang = make(chan struct{}) }, storeBudget},
 		{"lock held by a stopped process", func(m *memStore) { m.locks[key] = time.Now().Add(time.Hour) }, DefaultLoginTimeout / 3},
-		{"unlock hanging", func(m *memStore) { m.stuck = make(chan struct{}) }, 0},
+		{"unlock hanging", func(m *memStore) { m.stuck = make(chan struct{}) }, storeBudget},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,5 +419,26 @@ func TestStoreTokenFor(t *testing.T) {
 		if err != nil || tok.AccessToken != "token-2" || login.count() != 2 {
 			t.Errorf("got %v, %v after %d logins; want token-2 from a second login", tok, err, login.count())
 		}
+	})
+}
+
+// TestStoreLockReleased: when Token returns, the login's lock is let go,
+// even by a store whose unlock takes a while: a process that exits right
+// after (a CLI) must not leave the lock to lapse, making the next
+// processes wait for it.
+func TestStoreLockReleased(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		store.slowUnlock = 10 * time.Millisecond
+		if _, err := storeSource(store, login).Token(); err != nil {
+			t.Fatal(err)
+		}
+		store.mu.Lock()
+		held := len(store.locks)
+		store.mu.Unlock()
+		if held != 0 {
+			t.Error("Token returned with its lock still held")
+		}
+		time.Sleep(time.Second)
 	})
 }
