@@ -2,6 +2,7 @@ package recitaloauth
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -47,7 +48,7 @@ func parseAnswer(body []byte, started, serverNow time.Time, password string) (*o
 func accessToken(fields map[string]any, password string) (string, error) {
 	value, ok := fields["access_token"]
 	if !ok {
-		if detail := detailOf(fields, password); detail != "" {
+		if detail := detailOf(fields, newScrubber(password)); detail != "" {
 			return "", fmt.Errorf("recitaloauth: login answer has no access_token: %s", detail)
 		}
 		return "", errors.New("recitaloauth: login answer has no access_token")
@@ -86,16 +87,11 @@ func lifetime(fields map[string]any, access string, started, serverNow time.Time
 	if !ok {
 		return DefaultTokenLifetime, nil
 	}
-	for _, issued := range []time.Time{claims.issued, serverNow, started} {
-		if issued.IsZero() {
-			continue
-		}
-		if d := claims.expiry.Sub(issued); d > 0 && d <= maxTokenLifetime {
-			return d, nil
-		}
-		break // the server's own times disagree: trust neither
+	issued := cmp.Or(claims.issued, serverNow, started)
+	if d := claims.expiry.Sub(issued); d > 0 && d <= maxTokenLifetime {
+		return d, nil
 	}
-	return DefaultTokenLifetime, nil
+	return DefaultTokenLifetime, nil // the server's own times disagree: trust neither
 }
 
 // number reads a JSON number or a numeric string, as servers send both.
@@ -172,21 +168,22 @@ const maxErrorBody = 1 << 10
 // The status line is rebuilt from the code (statusLine). The Response's
 // Request no longer holds the form that was sent: see withoutSecrets.
 func refused(resp *http.Response, body []byte, password string) error {
+	scrub := newScrubber(password) // a regular expression: built once
 	resp.Request = withoutSecrets(resp.Request)
 	resp.Status = statusLine(resp.StatusCode)
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		msg = "recitaloauth: login answered " + resp.Status + redirectTarget(resp, password) + ": redirects are not followed"
+		msg = "recitaloauth: login answered " + resp.Status + redirectTarget(resp, scrub) + ": redirects are not followed"
 	}
 	var fields map[string]any
 	if json.Unmarshal(body, &fields) == nil {
-		if detail := detailOf(fields, password); detail != "" {
+		if detail := detailOf(fields, scrub); detail != "" {
 			msg += ": " + detail
 		}
 	}
 	// The scrub knows JSON's escapes: the answer needs no decoding, and
 	// stays as the server wrote it but for the password.
-	body = newScrubber(password).prefix(body, maxErrorBody)
+	body = scrub.prefix(body, maxErrorBody)
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}
@@ -203,7 +200,7 @@ func statusLine(code int) string {
 // detailOf reads FastAPI's error detail: a string, or a list of
 // {"loc": [...], "msg": "..."} as in its 422 answers. The result is one
 // short line of printable text, without the password.
-func detailOf(fields map[string]any, password string) string {
+func detailOf(fields map[string]any, scrub scrubber) string {
 	var parts []string
 	switch detail := fields["detail"].(type) {
 	case string:
@@ -221,7 +218,7 @@ func detailOf(fields map[string]any, password string) string {
 			parts = append(parts, msg)
 		}
 	}
-	detail := newScrubber(password).prefix([]byte(strings.Join(parts, "; ")), maxErrorBody)
+	detail := scrub.prefix([]byte(strings.Join(parts, "; ")), maxErrorBody)
 	return printable(string(detail), maxDetail)
 }
 

@@ -33,9 +33,6 @@ func throughProxy(req *http.Request, rt http.RoundTripper) string {
 	if !strings.EqualFold(req.URL.Scheme, "http") {
 		return "" // https: the proxy sees a TLS tunnel, no secret
 	}
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
 	t, ok := rt.(*http.Transport)
 	if !ok || t.Proxy == nil {
 		return ""

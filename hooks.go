@@ -26,12 +26,13 @@ func init() {
 		return service, cfg, err
 	}
 	hooks.CheckURL = checkAuthURL
+	hooks.RedactURL = redactedURL
 	hooks.StatusLine = statusLine
 	hooks.Detail = func(body []byte, secret string) string {
 		var fields map[string]any
 		if json.Unmarshal(body, &fields) != nil {
 			return ""
 		}
-		return detailOf(fields, secret)
+		return detailOf(fields, newScrubber(secret))
 	}
 }

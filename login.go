@@ -85,7 +85,7 @@ func (c *Config) checkLogin(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if probe, err := http.NewRequestWithContext(ctx, http.MethodPost, authURL, nil); err == nil {
-		if problem := throughProxy(probe, contextClient(ctx).Transport); problem != "" {
+		if problem := throughProxy(probe, transportOf(contextClient(ctx))); problem != "" {
 			return "", errors.New("recitaloauth: Config.AuthURL: " + problem)
 		}
 	}
@@ -156,13 +156,13 @@ func serverTime(resp *http.Response) time.Time {
 // with 307 to the URL with it). The query is left out, its values being
 // the server's to choose, and so is userinfo; the rest is the server's
 // free text, so it is scrubbed and cut short.
-func redirectTarget(resp *http.Response, password string) string {
+func redirectTarget(resp *http.Response, scrub scrubber) string {
 	loc, err := resp.Location()
 	if err != nil || loc.Host == "" || (loc.Scheme != "http" && loc.Scheme != "https") {
 		return ""
 	}
 	target := (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path, RawPath: loc.RawPath}).String()
-	return " to " + printable(string(newScrubber(password).prefix([]byte(target), maxErrorBody)), maxDetail)
+	return " to " + printable(string(scrub.prefix([]byte(target), maxErrorBody)), maxDetail)
 }
 
 // loginFailed is the error for a login that got no answer. net/http
@@ -245,6 +245,15 @@ func contextClient(ctx context.Context) *http.Client {
 		return hc
 	}
 	return http.DefaultClient
+}
+
+// transportOf is client's transport: a nil one is http.DefaultTransport,
+// as net/http has it.
+func transportOf(client *http.Client) http.RoundTripper {
+	if client.Transport == nil {
+		return http.DefaultTransport
+	}
+	return client.Transport
 }
 
 // noRedirects returns a copy of client that hands redirects back instead of

@@ -45,7 +45,7 @@ func NewClient(ctx context.Context, src oauth2.TokenSource) *http.Client {
 	}
 	base := contextClient(ctx)
 	return &http.Client{
-		Transport:     &transport{base: base.Transport, source: credentialSourceOf(src)},
+		Transport:     &transport{base: transportOf(base), source: credentialSourceOf(src)},
 		CheckRedirect: base.CheckRedirect,
 		Jar:           base.Jar,
 		Timeout:       base.Timeout,
@@ -66,7 +66,7 @@ func credentialSourceOf(src oauth2.TokenSource) credentialSource {
 // transport adds the Authorization header, sends the request through base,
 // and replaces a refused token once.
 type transport struct {
-	base   http.RoundTripper // nil means http.DefaultTransport
+	base   http.RoundTripper
 	source credentialSource
 }
 
@@ -110,11 +110,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // it says (on the context client's transport, whose connections the logins
 // share); oauth2's Transport does not.
 func (t *transport) CloseIdleConnections() {
-	base := t.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	if c, ok := base.(interface{ CloseIdleConnections() }); ok {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
@@ -146,11 +142,7 @@ func (t *transport) send(req *http.Request, cred *credential) (*http.Response, e
 	} else {
 		out.Header.Del("Authorization")
 	}
-	base := t.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return base.RoundTrip(out)
+	return t.base.RoundTrip(out)
 }
 
 // sameSiteAllAlong reports whether a redirected request, and every one
@@ -162,16 +154,14 @@ func (t *transport) send(req *http.Request, cred *credential) (*http.Response, e
 // follow back (a base transport that leaves Response.Request unset) counts
 // as another site: the token is not sent on a guess.
 func sameSiteAllAlong(req *http.Request) bool {
-	var hops []*http.Request
 	first := req
 	for first.Response != nil {
 		if first.Response.Request == nil {
 			return false
 		}
-		hops = append(hops, first)
 		first = first.Response.Request
 	}
-	for _, hop := range hops {
+	for hop := req; hop != first; hop = hop.Response.Request {
 		if !sameSite(first.URL, hop.URL) {
 			return false
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -65,7 +64,7 @@ func check(ctx context.Context, src oauth2.TokenSource, target string, stderr io
 			status += ": " + detail
 		}
 	}
-	fmt.Fprintf(stderr, "recitaltoken: GET %s: %s\n", redactURL(target), status)
+	fmt.Fprintf(stderr, "recitaltoken: GET %s: %s\n", hooks.RedactURL(target), status)
 	if resp.StatusCode != http.StatusOK {
 		return exitFailure
 	}
@@ -81,13 +80,4 @@ func sentToken(resp *http.Response, tok *oauth2.Token) string {
 		}
 	}
 	return tok.AccessToken
-}
-
-// redactURL hides a password in the URL's user info.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return s
-	}
-	return u.Redacted()
 }

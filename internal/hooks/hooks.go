@@ -32,6 +32,10 @@ var Env func(getenv func(string) string, password func() (string, error), passwo
 // name says where the URL came from, for the message.
 var CheckURL func(rawURL, name string) error
 
+// RedactURL is a URL with the password of its userinfo hidden, by the
+// library's rule for Config's AuthURL.
+var RedactURL func(rawURL string) string
+
 // StatusLine is the status line for an HTTP status code, e.g.
 // "401 Unauthorized", rebuilt from the code alone.
 var StatusLine func(code int) string
