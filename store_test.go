@@ -177,7 +177,7 @@ func TestStoreSealed(t *testing.T) {
 			{"another password", nil, func(c *Config) { c.Password = "another" }},
 			{"tampered", func(v []byte) []byte { v[len(v)-1] ^= 1; return v }, nil},
 			{"truncated", func(v []byte) []byte { return v[:len(v)/2] }, nil},
-			{"another format", func(v []byte) []byte { v[0] = 2; return v }, nil},
+			{"another format", func(v []byte) []byte { v[0] = sealVersion + 1; return v }, nil},
 			{"another salt", func(v []byte) []byte { v[1] ^= 1; return v }, nil},
 			{"empty", func([]byte) []byte { return []byte{} }, nil},
 		}

@@ -90,20 +90,36 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := t.send(req, cred)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !t.source.rejected(cred) {
-		return resp, err
+	for sends := 1; ; sends++ {
+		if err != nil || resp.StatusCode != http.StatusUnauthorized {
+			if err == nil {
+				cred.answered()
+			}
+			return resp, err
+		}
+		// Sent again once after a 401; once more only when the new token
+		// was borrowed from the store too (see maxSends).
+		if !t.source.rejected(cred) || sends == maxSends || (sends > 1 && !cred.borrowed) {
+			return resp, nil
+		}
+		retry, ok := replay(req)
+		if !ok {
+			return resp, nil
+		}
+		if cred, err = t.source.credential(req.Context()); err != nil {
+			closeBody(retry)
+			return resp, nil
+		}
+		resp.Body.Close() // not drained: a stalled 401 body must not hold the retry
+		resp, err = t.send(retry, cred)
 	}
-	retry, ok := replay(req)
-	if !ok {
-		return resp, nil
-	}
-	if cred, err = t.source.credential(req.Context()); err != nil {
-		closeBody(retry)
-		return resp, nil
-	}
-	resp.Body.Close() // not drained: a stalled 401 body must not hold the retry
-	return t.send(retry, cred)
 }
+
+// maxSends bounds how often one request is sent: once, again with a new
+// token after a 401, and a third time only if that token, too, was
+// borrowed from the store and refused (another machine's token, where
+// tokens are bound to IP addresses): the source then logs in itself.
+const maxSends = 3
 
 // CloseIdleConnections passes the call on to the base transport, so that
 // [http.Client.CloseIdleConnections] on a client from NewClient does what
