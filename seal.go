@@ -159,12 +159,15 @@ func (s *sealer) open(value []byte) (*credential, error) {
 // argon2id gets binds the login URL and username, so that one derivation
 // tests a guess for one account only.
 func (s *sealer) derive(salt []byte) cipher.AEAD {
-	s.derivations++
-	bound := sha256.Sum256(append(append([]byte("recitaloauth/v2 kdf\x00"), salt...), s.context...))
-	key := argon2.IDKey(s.password, bound[:], argonTime, argonMemory, argonThreads, keySize)
-	block, _ := aes.NewCipher(key) // a 32-byte key always makes a cipher
+	block, _ := aes.NewCipher(s.key(salt)) // a 32-byte key always makes a cipher
 	aead, _ := cipher.NewGCM(block)
 	return aead
+}
+
+func (s *sealer) key(salt []byte) []byte {
+	s.derivations++
+	bound := sha256.Sum256(append(append([]byte("recitaloauth/v2 kdf\x00"), salt...), s.context...))
+	return argon2.IDKey(s.password, bound[:], argonTime, argonMemory, argonThreads, keySize)
 }
 
 func (s *sealer) additional(header []byte) []byte {

@@ -22,6 +22,7 @@ type memStore struct {
 	values     map[string][]byte
 	locks      map[string]time.Time // key → when the lock lapses
 	saves      int
+	calls      int // every call but unlock
 	fail       error
 	delay      time.Duration // each call takes this long
 	hang       chan struct{} // calls block until it is closed
@@ -35,6 +36,7 @@ func newMemStore() *memStore {
 
 func (m *memStore) enter() error {
 	m.mu.Lock()
+	m.calls++
 	hang, fail, delay := m.hang, m.fail, m.delay
 	m.mu.Unlock()
 	if hang != nil {
