@@ -196,7 +196,7 @@ func ExampleInvalidate() {
 		return resp.StatusCode
 	}
 	fmt.Println(call())
-	recital.Revoke(creds.last.Load().AccessToken) // an administrator logs the session out
+	recital.Revoke(creds.last.Load().AccessToken)            // an administrator logs the session out
 	if status := call(); status == http.StatusUnauthorized { // gRPC: codes.Unauthenticated
 		fmt.Println(status)
 		recitaloauth.Invalidate(creds.src, creds.last.Load())
