@@ -196,8 +196,10 @@ func ExampleInvalidate() {
 		return resp.StatusCode
 	}
 	fmt.Println(call())
-	recital.Revoke(creds.last.Load().AccessToken)            // an administrator logs the session out
-	if status := call(); status == http.StatusUnauthorized { // gRPC: codes.Unauthenticated
+	// An administrator logs the session out; the next call is refused
+	// (gRPC: codes.Unauthenticated) and the token handed back.
+	recital.Revoke(creds.last.Load().AccessToken)
+	if status := call(); status == http.StatusUnauthorized {
 		fmt.Println(status)
 		recitaloauth.Invalidate(creds.src, creds.last.Load())
 	}
