@@ -233,3 +233,22 @@ func TestBorrowedRefusedTwiceInOneRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnTokenResentOnce: a request refused with tokens of the source's
+// own logins is sent again once, not a third time, even when the new
+// token is past the reject gap by the time it is refused (a slow login):
+// only a borrowed token earns a third send.
+func TestOwnTokenResentOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apiRefusing{login: newLoginServer(), refused: map[string]bool{"": true}}
+		api.login.delay = 3 * time.Second // longer than the gap after the first refusal
+		cfg := testConfig()
+		cfg.AuthURL = "http://127.0.0.1/login/"
+		if got := getStatus(t, cfg.Client(withHandler(api)), "http://127.0.0.1/api/"); got != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", got)
+		}
+		if diff := cmp.Diff([2]int{2, 2}, [2]int{len(api.requests()), api.login.count()}); diff != "" {
+			t.Errorf("API requests and logins mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
