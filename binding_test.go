@@ -64,7 +64,7 @@ func newInBubbleFleet(server *recitaltest.Server, store Store, machines, process
 	return f
 }
 
-// run has every process send a request every 100 ms for span, and
+// run has every process send a request every 250 ms for span, and
 // returns the statuses other than 200 the callers got.
 func (f *inBubbleFleet) run(t *testing.T, span time.Duration) []string {
 	var mu sync.Mutex
@@ -72,7 +72,7 @@ func (f *inBubbleFleet) run(t *testing.T, span time.Duration) []string {
 	var wg sync.WaitGroup
 	for i, client := range f.clients {
 		wg.Go(func() {
-			for end := time.Now().Add(span); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			for end := time.Now().Add(span); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
 				resp, err := client.Get(f.server.APIURL() + "/config/")
 				if err == nil {
 					resp.Body.Close()
