@@ -12,7 +12,8 @@
 //	FLEET_API_URL     the API base URL
 //	FLEET_STORE       file:DIR or redis:ADDR; unset: no store
 //	FLEET_FOR         a duration: send GET requests through Config.Client
-//	                  for that long, printing "refused CODE" for each
+//	                  for that long, one every FLEET_EVERY (a duration,
+//	                  20 ms if unset), printing "refused CODE" for each
 //	                  answered other than 200, "failed ERROR" for each
 //	                  without an answer, and "requests N" at the end;
 //	                  unset: one Token call, printing "token TOKEN"
@@ -69,9 +70,13 @@ func main() {
 		fmt.Println("token", tok.AccessToken)
 		return
 	}
+	every, err := time.ParseDuration(os.Getenv("FLEET_EVERY"))
+	if err != nil {
+		every = 20 * time.Millisecond
+	}
 	client := cfg.Client(ctx)
 	requests := 0
-	for end := time.Now().Add(span); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	for end := time.Now().Add(span); time.Now().Before(end); time.Sleep(every) {
 		requests++
 		resp, err := client.Get(os.Getenv("FLEET_API_URL") + "/config/")
 		if err != nil {
