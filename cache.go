@@ -33,9 +33,11 @@ const (
 	firstBackoff = time.Second
 	maxBackoff   = time.Minute
 
-	// A token refused with 401 sooner than rejectGap after its login is
-	// kept: if a fresh token is refused at once, a new login will not help
-	// and would only hammer the login endpoint. rejectGap starts at zero,
+	// A token of this source's own login refused with 401 sooner than
+	// rejectGap after its login is kept: if a fresh token is refused at
+	// once, a new login will not help and would only hammer the login
+	// endpoint. A borrowed token (from the store) is never kept: a login
+	// of our own may well succeed where it failed. rejectGap starts at zero,
 	// goes from firstRejectGap doubling to maxRejectGap while refusals keep
 	// coming, and falls back to zero once a token lasts 2×maxRejectGap. It
 	// is not the failure back-off: it counts from the refused token's
@@ -93,6 +95,11 @@ type cachedSource struct {
 	retryAt   time.Time     // no login before then
 	rejectGap time.Duration // see firstRejectGap
 	refused   *credential   // the token last refused with 401, until a login replaces it
+	// refusedUpTo is the latest login start of a token refused with 401:
+	// no stored token obtained at or before it is used, so that a store
+	// writer putting back an older value (revoked too) does not win.
+	refusedUpTo time.Time
+	sharing     sharing // see binding.go
 }
 
 // flight is one login, shared by everyone who waits for it.
@@ -102,6 +109,11 @@ type flight struct {
 	minLeft  time.Duration // the least life a token from the store must have (tokenFor)
 	waiters  int           // callers that wait for it; guarded by cachedSource.mu
 	attempts int           // POSTs the login made, for the log
+
+	// What the store may give it: only tokens obtained after refusedUpTo,
+	// and, when machineOnly, saved by this machine.
+	refusedUpTo time.Time
+	machineOnly bool
 
 	done chan struct{} // closed when cred or err is set
 	cred *credential
@@ -181,7 +193,7 @@ func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 		s.mu.Unlock()
 		return cred, nil
 	case stale:
-		if s.flight == nil && !now.Before(s.retryAt) {
+		if s.flight == nil && !now.Before(s.retryAt) && s.ctx.Err() == nil {
 			s.startLogin(reasonRefresh, 0)
 		}
 		s.mu.Unlock()
@@ -198,13 +210,18 @@ func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
 
 // join returns the login in progress, or one it starts for reason (and a
 // token with at least minLeft to live), and counts the caller among its
-// waiters; during a back-off it returns the last failure instead, without
-// a login. s.mu must be held.
+// waiters; during a back-off, or once the source's context has ended, it
+// returns an error instead, without a login. s.mu must be held.
 func (s *cachedSource) join(reason string, minLeft time.Duration, now time.Time) (*flight, error) {
 	f := s.flight
 	if f == nil {
 		if now.Before(s.retryAt) {
 			return nil, s.failure
+		}
+		// A login could only fail: no flight, so no store call (a store
+		// that ignores its context would leave a goroutine per call).
+		if s.ctx.Err() != nil {
+			return nil, fmt.Errorf("recitaloauth: the source's context ended: %w", context.Cause(s.ctx))
 		}
 		f = s.startLogin(reason, minLeft)
 	}
@@ -239,7 +256,8 @@ func (s *cachedSource) reasonToWait(state tokenState) string {
 // not need to wait for it (a stale token) do not, and those who do wait on
 // a channel, not on s.mu. s.mu must be held.
 func (s *cachedSource) startLogin(reason string, minLeft time.Duration) *flight {
-	f := &flight{reason: reason, refused: s.refused, minLeft: minLeft, done: make(chan struct{})}
+	f := &flight{reason: reason, refused: s.refused, minLeft: minLeft, done: make(chan struct{}),
+		refusedUpTo: s.refusedUpTo, machineOnly: s.sharing == thisMachineOnly}
 	s.flight = f
 	go s.run(f)
 	return f
@@ -282,6 +300,9 @@ func (s *cachedSource) settle(f *flight, cred *credential, err error) (pause tim
 		return pause
 	}
 	f.cred = cred
+	if old := s.current.Load(); old != nil && old.hasWorked() {
+		s.sharing = s.sharing.after(foreignWorked)
+	}
 	s.current.Store(cred)
 	s.failures, s.failure, s.retryAt = 0, nil, time.Time{}
 	if s.refused == f.refused {
@@ -353,7 +374,8 @@ func backoff(failures int) time.Duration {
 // rejected drops cred from the cache after the server refused it with 401,
 // so that the next request waits for a new login (one for all the requests
 // refused at once), which also takes it out of the store. It returns
-// whether a retry may succeed.
+// whether a retry may succeed. Config.Client and Invalidate both come
+// here.
 func (s *cachedSource) rejected(cred *credential) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -362,6 +384,7 @@ func (s *cachedSource) rejected(cred *credential) bool {
 	}
 	age := time.Since(cred.obtained)
 	switch {
+	case cred.borrowed: // the gap is for our own logins: ours may work where it did not
 	case age < s.rejectGap:
 		s.log.Debug("recitaloauth: token refused soon after its login, kept", "status", 401, "age", age.Round(time.Millisecond))
 		return false
@@ -372,7 +395,17 @@ func (s *cachedSource) rejected(cred *credential) bool {
 	}
 	s.current.Store(nil)
 	s.refused = cred
-	s.log.Warn("recitaloauth: token refused, dropped", "status", 401, "age", age.Round(time.Second))
+	if cred.obtained.After(s.refusedUpTo) {
+		s.refusedUpTo = cred.obtained
+	}
+	s.log.Warn("recitaloauth: token refused, dropped", "status", 401, "age", age.Round(time.Second), "from_store", cred.borrowed)
+	if e, ok := refusalEvent(cred); ok {
+		was := s.sharing
+		if s.sharing = was.after(e); s.sharing == thisMachineOnly && was != thisMachineOnly {
+			s.log.Warn("recitaloauth: tokens other machines saved are refused: the organisation likely binds access tokens " +
+				"to IP addresses (recital's \"Bind Access Tokens to IPs\"); sharing tokens with this machine's processes only")
+		}
+	}
 	return true
 }
 

@@ -2,6 +2,7 @@ package recitaloauth
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -19,6 +20,26 @@ type credential struct {
 	hardLimit time.Time // from then on, Token waits for a new login
 
 	sealed []byte // its value in the store, for compare-and-delete; nil if none
+	key    string // the store key sealed is under
+
+	// Where it came from, for what a 401 means (cachedSource.rejected).
+	borrowed bool         // taken from the store, not this source's own login
+	machine  string       // the machine that saved it, for a borrowed one
+	foreign  bool         // borrowed, and saved by another machine
+	worked   *atomic.Bool // for a foreign one: a request with it got an answer other than 401
+}
+
+// hasWorked reports whether a request with a foreign c got an answer
+// other than 401.
+func (c *credential) hasWorked() bool { return c.worked != nil && c.worked.Load() }
+
+// answered records that a request with c got an answer other than 401:
+// then a foreign token travels, and a later 401 is a revocation, not
+// binding to an IP address. Only the first answer writes.
+func (c *credential) answered() {
+	if c.worked != nil && !c.worked.Load() {
+		c.worked.Store(true)
+	}
 }
 
 func newCredential(tok *oauth2.Token) *credential {

@@ -59,12 +59,22 @@
 //
 // [NewClient] adds what [oauth2.Transport] lacks: a token the server refuses
 // with 401 (revoked, bound to another IP address) is replaced by one new
-// login and the request sent again (unless the token is only seconds old:
-// a server refusing even fresh tokens gets at most one login per gap, from
-// 1 s doubling to 1 min); the token goes only to the host the caller asked
-// for, not to another host it is redirected to, nor back from there; and a
-// request in clear text is refused unless it goes straight to a loopback
-// host.
+// login and the request sent again (unless the token, of the source's own
+// login, is only seconds old: a server refusing even fresh tokens gets at
+// most one login per gap, from 1 s doubling to 1 min; a token borrowed
+// from the store is replaced whatever its age, see below); the token goes
+// only to the host the caller asked for, not to another host it is
+// redirected to, nor back from there; and a request in clear text is
+// refused unless it goes straight to a loopback host.
+//
+// [oauth2.NewClient]'s transport never tells the source of a 401: its
+// callers get the 401, and the source keeps the refused token until it
+// expires. Use [Config.Client] or [NewClient] instead; code that sets the
+// token itself (a gRPC per-request credential, a header set by hand) hands
+// a refused token back with [Invalidate], which does what Config.Client
+// does on a 401: if the token is still the source's current one, the next
+// Token call logs in (once for every caller and every concurrent
+// Invalidate), and the token leaves the store, under the same gap rule.
 //
 // # Sharing tokens between processes
 //
@@ -85,7 +95,24 @@
 //     processes waiting on a login that hangs end with it;
 //   - a token refused with 401 is deleted from the store, only if it is
 //     still the stored one (compare-and-delete), so no process picks it up
-//     again and a newer one another process saved stays;
+//     again and a newer one another process saved stays; and from then on
+//     no stored token obtained at or before the refused one is used, so
+//     that a store writer putting an older value back does not win;
+//   - a token borrowed from the store that the API refuses is never the
+//     caller's 401, whatever its age: the source takes a newer token from
+//     the store or logs in, and [Config.Client] sends the request again
+//     (a third time if the newer token, borrowed too, is refused as well);
+//   - where the organisation binds access tokens to IP addresses
+//     (recital's "Bind Access Tokens to IPs"), a token another machine
+//     saved is refused here. A revocation looks alike at first, so one
+//     refusal proves nothing: a source concludes binding when two tokens
+//     saved by other machines (a sealed value names its saver's host
+//     name) are refused before either ever worked, with none of its own
+//     logins' refused in between. It says so once at Warn and from then on
+//     shares only with the processes of its own machine, under a key of
+//     that machine's, so the fleet pays at most two refused tokens per
+//     process, not one at every refresh. A revocation refuses tokens that
+//     had worked: sharing goes on after it;
 //   - the store never makes things worse: the store calls of one login
 //     are bounded together by a second, even calls that ignore their
 //     context (then the login leaves the store alone), an unlock is
@@ -96,14 +123,21 @@
 // machines of a fleet need synchronised clocks (NTP), as for any token
 // they share; a few seconds apart is covered by the hard limit.
 //
-// A store sees only sealed values: the token and its times, encrypted
-// with AES-256-GCM under a key derived from the password with argon2id
-// (m=19 MiB, t=2, p=1: about 50 ms, paid once per source), bound to the
-// login URL, username and format. The value's key is a hash of the login
-// URL and username. Without the password, nothing in a store lets anyone
-// use a token, or test a guess faster than argon2id allows; a value that
-// does not open (another password, tampered, an old format) is ignored
-// and replaced. Service tokens are never stored.
+// A store sees only sealed values: the token, its times and the saver's
+// host name, encrypted with AES-256-GCM under a key derived from the
+// password with argon2id (m=19 MiB, t=2, p=1: about 50 ms, paid once per
+// salt), whose salt binds the login URL and username, and bound to them
+// and the format. The value's key is a hash of the login URL and username
+// (and of the host name, once tokens are bound to IP addresses). Without
+// the password, nothing in a store lets anyone use a token, or test a
+// guess faster than argon2id allows, for more than one account per
+// derivation; a value that does not open (another password, tampered, an
+// old format) is ignored and replaced, and its salt is never adopted: a
+// source seals under the salt of a value that opened, else a fresh random
+// one. One login derives at most two keys (one to open a value under a
+// new salt, one to seal), whatever the store returns. Once the source's
+// context has ended, Token calls make no store call. Service tokens are
+// never stored.
 //
 // # Logging
 //
@@ -115,9 +149,10 @@
 //     and each token taken from the store instead of a login;
 //   - Warn: each failed login (error with the server's detail, HTTP
 //     status, attempts, when the next may happen), each token refused
-//     with 401 and dropped, a store that fails (once, until it works
-//     again), and a store lock held so long that the source logs in
-//     without it;
+//     with 401 and dropped (and whether it came from the store), a store
+//     that fails (once, until it works again), a store lock held so long
+//     that the source logs in without it, and, once, tokens found bound
+//     to IP addresses;
 //   - Debug: a transient failure retried (and whether Retry-After set the
 //     pause), a token refused too soon after its login to be dropped, how
 //     many callers waited for a login and for how long, a stored value

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/oauth2"
 
@@ -148,4 +149,65 @@ func ExampleDefaultTokenSource() {
 	resp.Body.Close()
 	fmt.Println(resp.Status)
 	// Output: 200 OK
+}
+
+// perRPC is a gRPC-style per-request credential (the shape of
+// credentials.PerRPCCredentials) written over a source: code that sets
+// the token itself, and so tells the source with Invalidate when the
+// server refuses it.
+type perRPC struct {
+	src  oauth2.TokenSource
+	last atomic.Pointer[oauth2.Token] // the token last sent, for Invalidate
+}
+
+func (c *perRPC) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
+	tok, err := c.src.Token()
+	if err != nil {
+		return nil, err
+	}
+	c.last.Store(tok)
+	return map[string]string{"authorization": "Bearer " + tok.AccessToken}, nil
+}
+
+func (c *perRPC) RequireTransportSecurity() bool { return true }
+
+// Code that is not an http.Client from this package (a gRPC per-request
+// credential, a header set by hand) hands a refused token back with
+// Invalidate: the next Token logs in again.
+func ExampleInvalidate() {
+	recital := recitaltest.NewServer()
+	defer recital.Close()
+	recital.AddUser("ana@example.com", "correct horse")
+	cfg := &recitaloauth.Config{Username: "ana@example.com", Password: "correct horse", AuthURL: recital.AuthURL()}
+	creds := &perRPC{src: cfg.TokenSource(context.Background())}
+
+	call := func() int { // one "RPC": metadata from the credential, then the request
+		md, err := creds.GetRequestMetadata(context.Background())
+		if err != nil {
+			log.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", recital.APIURL()+"/config/", nil)
+		req.Header.Set("Authorization", md["authorization"])
+		resp, err := recital.Client().Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	fmt.Println(call())
+	// An administrator logs the session out; the next call is refused
+	// (gRPC: codes.Unauthenticated) and the token handed back.
+	recital.Revoke(creds.last.Load().AccessToken)
+	if status := call(); status == http.StatusUnauthorized {
+		fmt.Println(status)
+		recitaloauth.Invalidate(creds.src, creds.last.Load())
+	}
+	fmt.Println(call())
+	fmt.Println("logins:", recital.Logins())
+	// Output:
+	// 200
+	// 401
+	// 200
+	// logins: 2
 }

@@ -19,24 +19,33 @@ import (
 //
 //	version (1 byte) | salt (16 bytes) | nonce (12 bytes) | AES-256-GCM ciphertext and tag
 //
-// The key is argon2id(password, salt); the associated data is the version
-// and salt, then the login URL and username, so that a value opens only
-// for the same password, user and login URL, and only in this format.
-// A value that does not open is never trusted: the source logs in and
-// replaces it.
+// The key is argon2id(password, SHA-256(salt, login URL, username)): a
+// derivation tests a guess for one account only, and a salt planted in a
+// store buys nothing for another. The associated data is the version and
+// salt, then the login URL and username, so that a value opens only for
+// the same password, user and login URL, and only in this format. A value
+// that does not open is never trusted: the source logs in and replaces
+// it, and never adopts its salt.
 const (
-	sealVersion = 1
+	sealVersion = 2
 	saltSize    = 16
 	nonceSize   = 12 // GCM's standard nonce
 	headerSize  = 1 + saltSize + nonceSize
 
 	// argon2id at OWASP's minimum (m=19 MiB, t=2, p=1). The derivation is
 	// what a guess of the password against a stolen value costs; a source
-	// pays it once, when it first reads or writes its store.
+	// pays it once per salt, and at most maxOpenDerivations+1 times per
+	// login whatever the store holds.
 	argonTime    = 2
 	argonMemory  = 19 * 1024 // KiB
 	argonThreads = 1
 	keySize      = 32 // AES-256
+
+	// maxOpenDerivations bounds the keys one login derives to open values
+	// under salts it has no key for: a store writer rotating salts must
+	// not buy a derivation per look. Sealing derives at most once more,
+	// the first time a source has no key at all.
+	maxOpenDerivations = 1
 )
 
 // errSealed is why a value did not open. It says no more on purpose.
@@ -49,18 +58,23 @@ type storedToken struct {
 	TokenType   string    `json:"token_type"`
 	Expiry      time.Time `json:"expiry"`
 	Obtained    time.Time `json:"obtained"` // when the login that made it started
+	Machine     string    `json:"machine"`  // the saver's machine: see sharedStore.machine
 }
 
 // sealer seals and opens the values of one source. It derives a key once
 // per salt, and seals with the salt of the last value it opened, so that
-// every process sharing a store soon uses one salt and derives once. It is
+// every process sharing a store soon uses one salt and derives once; a
+// value that does not open leaves its key and salt as they were. It is
 // used only by a source's login goroutine (one at a time), so it needs no
 // lock.
 type sealer struct {
 	password []byte
 	context  []byte // login URL and username, bound to every value
-	salt     []byte // nil until the first derivation
+	salt     []byte // the salt of aead: of a value that opened, or fresh; nil until then
 	aead     cipher.AEAD
+
+	opensLeft   int // derivations open may still make in this login; see newLogin
+	derivations int // made by this sealer, for tests
 }
 
 func newSealer(authURL, username, password string) *sealer {
@@ -75,18 +89,30 @@ func storeKey(authURL, username string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// seal makes the value for cred's token.
-func (s *sealer) seal(cred *credential) ([]byte, error) {
+// newLogin gives a login its share of derivations.
+func (s *sealer) newLogin() { s.opensLeft = maxOpenDerivations }
+
+// machineKey names the value the processes of one machine share once
+// tokens are found bound to IP addresses: a hash of the shared key and
+// the machine's name.
+func machineKey(key, machine string) string {
+	sum := sha256.Sum256([]byte("recitaloauth/v1 machine\x00" + key + "\x00" + machine))
+	return hex.EncodeToString(sum[:])
+}
+
+// seal makes the value for cred's token, saved by machine.
+func (s *sealer) seal(cred *credential, machine string) ([]byte, error) {
 	if s.aead == nil {
 		salt := make([]byte, saltSize)
 		rand.Read(salt)
-		s.derive(salt)
+		s.salt, s.aead = salt, s.derive(salt)
 	}
 	plain, err := json.Marshal(storedToken{
 		AccessToken: cred.token.AccessToken,
 		TokenType:   cred.token.TokenType,
 		Expiry:      cred.token.Expiry.UTC(),
 		Obtained:    cred.obtained.UTC(),
+		Machine:     machine,
 	})
 	if err != nil {
 		return nil, err
@@ -103,10 +129,15 @@ func (s *sealer) open(value []byte) (*credential, error) {
 	if len(value) < headerSize || value[0] != sealVersion {
 		return nil, errSealed
 	}
-	if salt := value[1 : 1+saltSize]; !bytes.Equal(salt, s.salt) {
-		s.derive(bytes.Clone(salt))
+	salt, aead := value[1:1+saltSize], s.aead
+	if !bytes.Equal(salt, s.salt) {
+		if s.opensLeft <= 0 {
+			return nil, errSealed
+		}
+		s.opensLeft--
+		aead = s.derive(salt)
 	}
-	plain, err := s.aead.Open(nil, value[1+saltSize:headerSize], value[headerSize:], s.additional(value[:1+saltSize]))
+	plain, err := aead.Open(nil, value[1+saltSize:headerSize], value[headerSize:], s.additional(value[:1+saltSize]))
 	if err != nil {
 		return nil, errSealed
 	}
@@ -115,18 +146,28 @@ func (s *sealer) open(value []byte) (*credential, error) {
 		stored.Expiry.IsZero() || !stored.Obtained.Before(stored.Expiry) {
 		return nil, errSealed
 	}
+	if aead != s.aead { // only a value that opened chooses the salt
+		s.salt, s.aead = bytes.Clone(salt), aead
+	}
 	tok := &oauth2.Token{AccessToken: stored.AccessToken, TokenType: stored.TokenType, Expiry: stored.Expiry.Local()}
 	cred := cachedCredential(tok, stored.Obtained.Local())
-	cred.sealed = value
+	cred.sealed, cred.machine = value, stored.Machine
 	return cred, nil
 }
 
-// derive makes the key for salt: the slow step (about 50 ms).
-func (s *sealer) derive(salt []byte) {
-	key := argon2.IDKey(s.password, salt, argonTime, argonMemory, argonThreads, keySize)
-	block, _ := aes.NewCipher(key) // a 32-byte key always makes a cipher
-	s.aead, _ = cipher.NewGCM(block)
-	s.salt = salt
+// derive makes the key for salt: the slow step (about 50 ms). The salt
+// argon2id gets binds the login URL and username, so that one derivation
+// tests a guess for one account only.
+func (s *sealer) derive(salt []byte) cipher.AEAD {
+	block, _ := aes.NewCipher(s.key(salt)) // a 32-byte key always makes a cipher
+	aead, _ := cipher.NewGCM(block)
+	return aead
+}
+
+func (s *sealer) key(salt []byte) []byte {
+	s.derivations++
+	bound := sha256.Sum256(append(append([]byte("recitaloauth/v2 kdf\x00"), salt...), s.context...))
+	return argon2.IDKey(s.password, bound[:], argonTime, argonMemory, argonThreads, keySize)
 }
 
 func (s *sealer) additional(header []byte) []byte {

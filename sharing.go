@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,9 +31,15 @@ const (
 type sharedStore struct {
 	store  Store
 	locker Locker // nil when the store cannot lock
-	key    string
+	key    string // shared by every machine
 	sealer *sealer
-	log    *slog.Logger
+	// machine names this machine (its host name) in the values it seals,
+	// so that a token refused here can be told from a revoked one; once
+	// tokens are found bound to IP addresses, this machine's processes
+	// share under machineKey, without overwriting other machines' tokens.
+	machine    string
+	machineKey string
+	log        *slog.Logger
 
 	// loginTimeout bounds a wait for another process's login and this
 	// one's together; maxLockWait, a third of it, the wait for a lock
@@ -50,10 +58,14 @@ type sharedStore struct {
 func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
 	authURL := config.authURL()
 	locker, _ := config.Store.(Locker)
+	key := storeKey(authURL, config.Username)
+	machine, _ := os.Hostname()
 	return &sharedStore{
 		store:        config.Store,
 		locker:       locker,
-		key:          storeKey(authURL, config.Username),
+		key:          key,
+		machine:      machine,
+		machineKey:   machineKey(key, machine),
 		sealer:       newSealer(authURL, config.Username, config.Password),
 		log:          log,
 		loginTimeout: config.loginTimeout(),
@@ -71,9 +83,10 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 	ctx, cancel := context.WithTimeout(srcCtx, s.loginTimeout)
 	defer cancel()
 	s.spent = 0
+	s.sealer.newLogin()
 	if f.refused != nil && f.refused.sealed != nil {
 		_, err := bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
-			return struct{}{}, s.store.Delete(ctx, s.key, f.refused.sealed)
+			return struct{}{}, s.store.Delete(ctx, f.refused.key, f.refused.sealed)
 		}, nil)
 		s.result(ctx, "delete", err)
 	}
@@ -88,8 +101,16 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 	if cred, err = login(ctx, f); err != nil {
 		return nil, err
 	}
-	s.save(srcCtx, cred) // before unlock: the waiters look for it then
+	s.save(srcCtx, f, cred) // before unlock: the waiters look for it then
 	return cred, nil
+}
+
+// keyFor is the key flight f shares under.
+func (s *sharedStore) keyFor(f *flight) string {
+	if f.machineOnly {
+		return s.machineKey
+	}
+	return s.key
 }
 
 // takeTurn waits until this process may log in: until it holds the
@@ -107,7 +128,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 	}
 	for start := time.Now(); ; {
 		held, err := bounded(s, ctx, func(ctx context.Context) (lock, error) {
-			unlock, ok, err := s.locker.TryLock(ctx, s.key, s.lockTTL)
+			unlock, ok, err := s.locker.TryLock(ctx, s.keyFor(f), s.lockTTL)
 			return lock{unlock, ok}, err
 		}, func(l lock) { // taken too late to be used
 			if l.ok {
@@ -162,10 +183,12 @@ func (s *sharedStore) release(unlock func()) {
 }
 
 // load returns the stored token if it opens and serves f: fresh, or stale
-// for callers who have no token at all, with f.minLeft to live; never the
-// one f replaces.
+// for callers who have no token at all, with f.minLeft to live; never one
+// obtained at or before a token refused with 401, nor, once tokens are
+// bound to IP addresses, one another machine saved.
 func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
-	value, err := bounded(s, ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, s.key) }, nil)
+	key := s.keyFor(f)
+	value, err := bounded(s, ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, key) }, nil)
 	s.result(ctx, "load", err)
 	if err != nil || value == nil {
 		return nil
@@ -181,7 +204,10 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	}
 	now := time.Now()
 	switch {
-	case f.refused != nil && cred.token.AccessToken == f.refused.token.AccessToken:
+	case !cred.obtained.After(f.refusedUpTo):
+		s.log.Debug("recitaloauth: ignored a stored token no newer than one refused with 401")
+		return nil
+	case f.machineOnly && cred.machine != s.machine:
 		return nil
 	case cred.token.Expiry.Sub(now) < f.minLeft:
 		return nil
@@ -195,22 +221,27 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	default:
 		return nil
 	}
+	cred.key, cred.borrowed, cred.foreign = key, true, cred.machine != s.machine
+	if cred.foreign {
+		cred.worked = new(atomic.Bool)
+	}
 	s.log.Info("recitaloauth: token from the store", "reason", f.reason,
-		"left", cred.token.Expiry.Sub(now).Round(time.Second))
+		"left", cred.token.Expiry.Sub(now).Round(time.Second), "other_machine", cred.foreign)
 	return cred
 }
 
 // save seals cred's token into the store. A failure costs other processes
 // a login, never this one its token.
-func (s *sharedStore) save(ctx context.Context, cred *credential) {
-	value, err := s.sealer.seal(cred)
+func (s *sharedStore) save(ctx context.Context, f *flight, cred *credential) {
+	value, err := s.sealer.seal(cred, s.machine)
 	if err != nil {
 		s.result(ctx, "seal", err)
 		return
 	}
-	cred.sealed = value
+	key := s.keyFor(f)
+	cred.sealed, cred.key = value, key
 	_, err = bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, s.store.Save(ctx, s.key, value, cred.token.Expiry)
+		return struct{}{}, s.store.Save(ctx, key, value, cred.token.Expiry)
 	}, nil)
 	s.result(ctx, "save", err)
 }

@@ -14,7 +14,11 @@ import (
 // A store only ever sees sealed values: opaque bytes encrypted under a key
 // derived from the password, which it cannot read and cannot forge. Keys
 // are short strings of letters, digits and '-' derived from the login URL
-// and the username; they name, they do not reveal.
+// and the username (and, where tokens are bound to IP addresses, the host
+// name); they name, they do not reveal. Whoever can write the store is not
+// trusted: a value that does not open is ignored and never chooses the
+// salt, it buys at most two key derivations per login, and a value put
+// back after a 401 is not used.
 //
 // A source bounds every call (about a second) and goes on without the
 // store when a call fails or hangs: a store never fails a Token call that

@@ -22,6 +22,7 @@ type memStore struct {
 	values     map[string][]byte
 	locks      map[string]time.Time // key → when the lock lapses
 	saves      int
+	calls      int // every call but unlock
 	fail       error
 	delay      time.Duration // each call takes this long
 	hang       chan struct{} // calls block until it is closed
@@ -35,6 +36,7 @@ func newMemStore() *memStore {
 
 func (m *memStore) enter() error {
 	m.mu.Lock()
+	m.calls++
 	hang, fail, delay := m.hang, m.fail, m.delay
 	m.mu.Unlock()
 	if hang != nil {
@@ -177,7 +179,7 @@ func TestStoreSealed(t *testing.T) {
 			{"another password", nil, func(c *Config) { c.Password = "another" }},
 			{"tampered", func(v []byte) []byte { v[len(v)-1] ^= 1; return v }, nil},
 			{"truncated", func(v []byte) []byte { return v[:len(v)/2] }, nil},
-			{"another format", func(v []byte) []byte { v[0] = 2; return v }, nil},
+			{"another format", func(v []byte) []byte { v[0] = sealVersion + 1; return v }, nil},
 			{"another salt", func(v []byte) []byte { v[1] ^= 1; return v }, nil},
 			{"empty", func([]byte) []byte { return []byte{} }, nil},
 		}

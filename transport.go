@@ -19,11 +19,14 @@ import (
 //     login replaces it for all the requests refused meanwhile, and the
 //     request is sent again once if its body can be replayed (no body, or
 //     GetBody set). Otherwise the 401 goes to the caller; a service token
-//     is never retried. So that a server refusing even fresh tokens (bound
-//     to another IP address, say) does not get a login per request, a
-//     token refused sooner than a gap after its login is kept and the 401
-//     returned; the gap starts at 1 s and doubles up to 1 min while such
-//     refusals go on.
+//     is never retried. So that a server refusing even fresh tokens does
+//     not get a login per request, a token of the source's own login
+//     refused sooner than a gap after it is kept and the 401 returned; the
+//     gap starts at 1 s and doubles up to 1 min while such refusals go on.
+//     A token borrowed from [Config.Store] is never kept: where tokens are
+//     bound to IP addresses, another machine's is refused here, and the
+//     request is sent again (a third time if its replacement was borrowed
+//     and refused too) with a token of the source's own login.
 //   - The token goes only to the host of the request the caller made and to
 //     its subdomains: a redirect to another host goes on without it, and
 //     so does the rest of that chain, even back to the first host (the
@@ -35,6 +38,10 @@ import (
 //     through a proxy: a bearer token must not cross a network in clear.
 //     Only an [*http.Transport] (http.DefaultTransport for a nil one) can
 //     say whether it uses a proxy; a RoundTripper wrapping one cannot.
+//
+// [oauth2.NewClient] does none of this: its transport never reports a 401
+// to the source, so its callers get the 401 until the token expires. Code
+// that cannot use this client calls [Invalidate] on a 401.
 //
 // Sources of another kind are wrapped in [oauth2.ReuseTokenSource], as
 // oauth2.NewClient does. The client's CloseIdleConnections reaches the base
@@ -90,20 +97,36 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := t.send(req, cred)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !t.source.rejected(cred) {
-		return resp, err
+	for sends := 1; ; sends++ {
+		if err != nil || resp.StatusCode != http.StatusUnauthorized {
+			if err == nil {
+				cred.answered()
+			}
+			return resp, err
+		}
+		// Sent again once after a 401; once more only when the new token
+		// was borrowed from the store too (see maxSends).
+		if !t.source.rejected(cred) || sends == maxSends || (sends > 1 && !cred.borrowed) {
+			return resp, nil
+		}
+		retry, ok := replay(req)
+		if !ok {
+			return resp, nil
+		}
+		if cred, err = t.source.credential(req.Context()); err != nil {
+			closeBody(retry)
+			return resp, nil
+		}
+		resp.Body.Close() // not drained: a stalled 401 body must not hold the retry
+		resp, err = t.send(retry, cred)
 	}
-	retry, ok := replay(req)
-	if !ok {
-		return resp, nil
-	}
-	if cred, err = t.source.credential(req.Context()); err != nil {
-		closeBody(retry)
-		return resp, nil
-	}
-	resp.Body.Close() // not drained: a stalled 401 body must not hold the retry
-	return t.send(retry, cred)
 }
+
+// maxSends bounds how often one request is sent: once, again with a new
+// token after a 401, and a third time only if that token, too, was
+// borrowed from the store and refused (another machine's token, where
+// tokens are bound to IP addresses): the source then logs in itself.
+const maxSends = 3
 
 // CloseIdleConnections passes the call on to the base transport, so that
 // [http.Client.CloseIdleConnections] on a client from NewClient does what

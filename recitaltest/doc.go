@@ -19,8 +19,11 @@
 // [Server.AddUser] or [Server.AddServiceToken], and point the code under
 // test at [Server.AuthURL] and [Server.APIURL]. The Set and Fail methods
 // change how later requests are answered (token lifetime, token shape,
-// injected failures, slow logins), and [Server.Logins] and
-// [Server.APIRequests] tell a test how many requests the code made.
+// injected failures, slow logins, tokens bound to IP addresses with
+// [Server.SetBindTokensToIP]), [Server.Revoke] and [Server.RevokeAll]
+// refuse tokens already issued, and [Server.Logins], [Server.APIRequests]
+// and [Server.RefusedFromOtherAddress] tell a test how many requests the
+// code made.
 //
 // A [Server] is also a [net/http.Handler]. Tests that run inside a
 // testing/synctest bubble, where real sockets are not allowed, can create

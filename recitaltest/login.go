@@ -78,7 +78,7 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	resp, ok := s.login(username, password)
+	resp, ok := s.login(username, password, remoteIP(r))
 	if !ok {
 		writeUnauthorized(w, "Incorrect username or password")
 		return
@@ -116,8 +116,9 @@ func (s *Server) nextFailure() (failure, bool) {
 }
 
 // login checks the credentials and, if they are right, issues and
-// records a new access token under the current settings.
-func (s *Server) login(username, password string) (tokenResponse, bool) {
+// records a new access token under the current settings, bound to ip
+// (see SetBindTokensToIP).
+func (s *Server) login(username, password, ip string) (tokenResponse, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	want, ok := s.users[username]
@@ -135,7 +136,7 @@ func (s *Server) login(username, password string) (tokenResponse, bool) {
 	} else {
 		token = newOpaqueToken()
 	}
-	s.tokens[token] = &grant{user: username, expiry: exp}
+	s.tokens[token] = &grant{user: username, expiry: exp, ip: ip}
 
 	resp := tokenResponse{AccessToken: token, TokenType: "bearer"}
 	if s.sendExpiresIn {

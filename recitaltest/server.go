@@ -34,6 +34,8 @@ type Server struct {
 	loginDelay    time.Duration
 	logins        int
 	apiRequests   int
+	bindToIP      bool
+	refusedFrom   map[string]bool // token and address pairs refused by bindToIP
 }
 
 // grant is what the server remembers about a token it accepts.
@@ -41,6 +43,7 @@ type grant struct {
 	user    string
 	expiry  time.Time // zero for service tokens, which never expire
 	revoked bool
+	ip      string // the address of the login that issued it; "" for service tokens
 }
 
 // failure is one entry of the FailLogins queue.
@@ -57,6 +60,7 @@ func NewServer() *Server {
 	s := &Server{
 		users:         make(map[string]string),
 		tokens:        make(map[string]*grant),
+		refusedFrom:   make(map[string]bool),
 		lifetime:      time.Hour,
 		sendExpiresIn: true,
 		jwt:           true,
@@ -201,6 +205,39 @@ func (s *Server) APIRequests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.apiRequests
+}
+
+// SetBindTokensToIP imitates recital's "Bind Access Tokens to IPs"
+// organisation setting: while on, an access token is accepted only from
+// the IP address of the login request that issued it (its RemoteAddr,
+// port aside), and used from any other address gets 401 with a
+// FastAPI-style detail. Service tokens are not bound. Tokens issued
+// before the call are bound too, to the address they were issued to. It
+// is safe for concurrent use.
+func (s *Server) SetBindTokensToIP(bind bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bindToIP = bind
+}
+
+// RefusedFromOtherAddress reports how many tokens SetBindTokensToIP made
+// the server refuse: each token counts once per address it was refused
+// from, however many requests carried it. It is safe for concurrent use.
+func (s *Server) RefusedFromOtherAddress() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.refusedFrom)
+}
+
+// RevokeAll revokes every access token and service token known so far, as
+// an administrator logging every session out would. It is safe for
+// concurrent use.
+func (s *Server) RevokeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.tokens {
+		g.revoked = true
+	}
 }
 
 // Revoke makes the server refuse an issued access token or a registered

@@ -6,15 +6,21 @@
 //
 // Environment:
 //
-//	FLEET_USERNAME  the user
-//	FLEET_PASSWORD  its password
-//	FLEET_AUTH_URL  the login URL
-//	FLEET_API_URL   the API base URL
-//	FLEET_STORE     file:DIR or redis:ADDR
-//	FLEET_FOR       a duration: send GET requests through Config.Client
-//	                for that long, printing "refused CODE" for each not
-//	                answered 200; unset: one Token call, printing
-//	                "token TOKEN"
+//	FLEET_USERNAME    the user
+//	FLEET_PASSWORD    its password
+//	FLEET_AUTH_URL    the login URL
+//	FLEET_API_URL     the API base URL
+//	FLEET_STORE       file:DIR or redis:ADDR; unset: no store
+//	FLEET_FOR         a duration: send GET requests through Config.Client
+//	                  for that long, one every FLEET_EVERY (a duration,
+//	                  20 ms if unset), printing "refused CODE" for each
+//	                  answered other than 200, "failed ERROR" for each
+//	                  without an answer, and "requests N" at the end;
+//	                  unset: one Token call, printing "token TOKEN"
+//	FLEET_HOSTNAME    a host name to take, in a UTS namespace of the
+//	                  child's own (Linux, root): another machine
+//	FLEET_LOCAL_ADDR  an IP address to dial from (127.0.0.N): that
+//	                  machine's address
 package main
 
 import (
@@ -23,6 +29,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -31,9 +38,15 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/redisstore"
+	"golang.org/x/oauth2"
 )
 
 func main() {
+	if name := os.Getenv("FLEET_HOSTNAME"); name != "" {
+		if err := setHostname(name); err != nil {
+			log.Fatalf("set the host name: %v", err)
+		}
+	}
 	cfg := &recitaloauth.Config{
 		Username: os.Getenv("FLEET_USERNAME"),
 		Password: os.Getenv("FLEET_PASSWORD"),
@@ -42,6 +55,12 @@ func main() {
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	ctx := context.Background()
+	if addr := os.Getenv("FLEET_LOCAL_ADDR"); addr != "" {
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}}
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.DialContext = dialer.DialContext
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: transport})
+	}
 	span, _ := time.ParseDuration(os.Getenv("FLEET_FOR"))
 	if span == 0 {
 		tok, err := cfg.TokenSource(ctx).Token()
@@ -51,11 +70,18 @@ func main() {
 		fmt.Println("token", tok.AccessToken)
 		return
 	}
+	every, err := time.ParseDuration(os.Getenv("FLEET_EVERY"))
+	if err != nil {
+		every = 20 * time.Millisecond
+	}
 	client := cfg.Client(ctx)
-	for end := time.Now().Add(span); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	requests := 0
+	for end := time.Now().Add(span); time.Now().Before(end); time.Sleep(every) {
+		requests++
 		resp, err := client.Get(os.Getenv("FLEET_API_URL") + "/config/")
 		if err != nil {
-			log.Fatal(err)
+			fmt.Println("failed", err)
+			continue
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
@@ -63,11 +89,14 @@ func main() {
 			fmt.Println("refused", resp.StatusCode)
 		}
 	}
+	fmt.Println("requests", requests)
 }
 
 func store(spec string) recitaloauth.Store {
 	kind, where, _ := strings.Cut(spec, ":")
 	switch kind {
+	case "":
+		return nil
 	case "file":
 		return recitaloauth.NewFileStore(where)
 	case "redis":

@@ -1,0 +1,254 @@
+package recitaloauth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
+	"golang.org/x/oauth2"
+)
+
+// fromAddress sends requests as if from ip: the fake server, called in
+// memory, reads the request's RemoteAddr as a socket's.
+type fromAddress struct {
+	ip   string
+	base http.RoundTripper
+}
+
+func (a fromAddress) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	out.RemoteAddr = a.ip + ":40000"
+	return a.base.RoundTrip(out)
+}
+
+// inBubbleFleet is a fleet of sources in one synctest bubble: machines
+// (an address and a host name each) of processes, on one store.
+type inBubbleFleet struct {
+	server  *recitaltest.Server
+	store   *memStore
+	logs    []*logRecorder
+	sources []*cachedSource
+	clients []*http.Client
+}
+
+func newInBubbleFleet(server *recitaltest.Server, store Store, machines, processes int) *inBubbleFleet {
+	f := &inBubbleFleet{server: server}
+	if m, ok := store.(*memStore); ok {
+		f.store = m
+	}
+	for m := range machines {
+		ip := fmt.Sprintf("127.0.0.%d", m+2)
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient,
+			&http.Client{Transport: fromAddress{ip, recitaltest.InMemoryTransport(server)}})
+		for range processes {
+			logs := &logRecorder{}
+			cfg := &Config{Username: "ana@example.com", Password: "correct horse", AuthURL: server.AuthURL(),
+				Store: store, Logger: logs.logger()}
+			src := cfg.TokenSource(ctx).(*cachedSource)
+			if src.store != nil {
+				src.store.machine = "machine-" + ip
+				src.store.machineKey = machineKey(src.store.key, src.store.machine)
+			}
+			f.logs = append(f.logs, logs)
+			f.sources = append(f.sources, src)
+			f.clients = append(f.clients, NewClient(ctx, src))
+		}
+	}
+	return f
+}
+
+// run has every process send a request every 250 ms for span, and
+// returns the statuses other than 200 the callers got.
+func (f *inBubbleFleet) run(t *testing.T, span time.Duration) []string {
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
+	for i, client := range f.clients {
+		wg.Go(func() {
+			for end := time.Now().Add(span); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+				resp, err := client.Get(f.server.APIURL() + "/config/")
+				if err == nil {
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != http.StatusOK {
+					mu.Lock()
+					failed = append(failed, fmt.Sprintf("process %d at %v: %v %v", i, time.Now().Format(time.StampMilli), err, resp))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return failed
+}
+
+func newFleetServer(t *testing.T, lifetime time.Duration) *recitaltest.Server {
+	server := recitaltest.NewServer()
+	t.Cleanup(server.Close)
+	server.AddUser("ana@example.com", "correct horse")
+	server.SetTokenLifetime(lifetime)
+	return server
+}
+
+// TestIPBoundTokensShared: where tokens are bound to IP addresses, a
+// fleet sharing a store (3 machines of 2 processes) loses nothing by it:
+// no caller gets a 401, the fleet logs in no more than without a store,
+// each process has at most 2 tokens refused for use from another address
+// before it shares only with its own machine, and says so once at Warn
+// (a process that only ever saw its own machine's tokens need not).
+func TestIPBoundTokensShared(t *testing.T) {
+	const machines, processes, lifetime, span = 3, 2, 3 * time.Second, 30 * time.Second
+	alone, shared := newFleetServer(t, lifetime), newFleetServer(t, lifetime)
+	alone.SetBindTokensToIP(true)
+	shared.SetBindTokensToIP(true)
+	synctest.Test(t, func(t *testing.T) {
+		if failed := newInBubbleFleet(alone, nil, machines, processes).run(t, span); len(failed) > 0 {
+			t.Fatalf("without a store, callers got %d failures: %q", len(failed), failed)
+		}
+		f := newInBubbleFleet(shared, newMemStore(), machines, processes)
+		if failed := f.run(t, span); len(failed) > 0 {
+			t.Errorf("callers got %d failures, want 0: %q", len(failed), failed[:min(len(failed), 5)])
+		}
+		if n, most := shared.Logins(), alone.Logins(); n > most {
+			t.Errorf("the fleet made %d logins with a store, want at most %d, as many as without one", n, most)
+		}
+		if n := shared.RefusedFromOtherAddress(); n > 2*machines*processes {
+			t.Errorf("the server refused %d tokens used from another address, want at most 2 per process (%d)", n, 2*machines*processes)
+		}
+		warned := 0
+		for i, logs := range f.logs {
+			n := strings.Count(logs.text(), "binds access tokens to IP addresses")
+			if n > 1 {
+				t.Errorf("process %d warned %d times of IP binding, want once at most", i, n)
+			}
+			warned += n
+		}
+		if warned == 0 {
+			t.Error("no process warned of IP binding")
+		}
+		t.Logf("logins: %d with the store, %d without; refused from another address: %d",
+			shared.Logins(), alone.Logins(), shared.RefusedFromOtherAddress())
+	})
+}
+
+// TestRevocationIsNotBinding: without IP binding, a revocation of every
+// token (twice) costs the fleet one login each time, no caller sees a
+// 401, and sharing goes on across machines: a revocation is not taken
+// for binding.
+func TestRevocationIsNotBinding(t *testing.T) {
+	server := newFleetServer(t, time.Hour)
+	synctest.Test(t, func(t *testing.T) {
+		f := newInBubbleFleet(server, newMemStore(), 3, 2)
+		go func() {
+			for range 2 {
+				time.Sleep(10 * time.Second)
+				server.RevokeAll()
+			}
+		}()
+		if failed := f.run(t, 30*time.Second); len(failed) > 0 {
+			t.Errorf("callers got %d failures, want 0: %q", len(failed), failed[:min(len(failed), 5)])
+		}
+		if n := server.Logins(); n != 3 {
+			t.Errorf("%d logins, want 3: the first and one per revocation for the whole fleet", n)
+		}
+		for i, src := range f.sources {
+			src.mu.Lock()
+			st := src.sharing
+			src.mu.Unlock()
+			if st == thisMachineOnly {
+				t.Errorf("process %d took the revocations for IP binding", i)
+			}
+		}
+	})
+}
+
+// TestSharingAfter: binding is concluded from a second token of another
+// machine refused before it ever worked, never from one refusal (a
+// revocation looks alike), and a token that travels, or one of our own
+// refused, clears the doubt.
+func TestSharingAfter(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []sharingEvent
+		want   sharing
+	}{
+		{"nothing", nil, acrossMachines},
+		{"one foreign refusal", []sharingEvent{foreignRefused}, doubted},
+		{"two", []sharingEvent{foreignRefused, foreignRefused}, thisMachineOnly},
+		{"a foreign token worked between", []sharingEvent{foreignRefused, foreignWorked, foreignRefused}, doubted},
+		{"our own refused between", []sharingEvent{foreignRefused, ownRefused, foreignRefused}, doubted},
+		{"concluded, kept", []sharingEvent{foreignRefused, foreignRefused, foreignWorked, ownRefused}, thisMachineOnly},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := acrossMachines
+			for _, e := range tt.events {
+				st = st.after(e)
+			}
+			if diff := cmp.Diff(tt.want, st); diff != "" {
+				t.Errorf("sharing mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBorrowedRefusedTwiceInOneRequest: where tokens are bound to IP
+// addresses, a request refused with another machine's token, whose
+// replacement from the store is yet another machine's token, refused
+// too, is sent a third time with a token of the source's own login: the
+// caller never sees the 401, however young the tokens.
+func TestBorrowedRefusedTwiceInOneRequest(t *testing.T) {
+	server := newFleetServer(t, time.Hour)
+	server.SetBindTokensToIP(true)
+	synctest.Test(t, func(t *testing.T) {
+		f := newInBubbleFleet(server, newMemStore(), 3, 1)
+		a, b, c := f.sources[0], f.sources[1], f.sources[2]
+		first, err := a.credential(context.Background()) // a logs in and saves
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		for _, src := range []*cachedSource{b, c} { // both borrow a's token
+			if cred, err := src.credential(context.Background()); err != nil || cred.token.AccessToken != first.token.AccessToken {
+				t.Fatalf("got %v, %v; want a's token from the store", cred, err)
+			}
+		}
+		Invalidate(c, first.copyToken()) // c logs in itself and saves a newer token
+		if _, err := c.credential(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		if got := getStatus(t, f.clients[1], server.APIURL()+"/config/"); got != http.StatusOK {
+			t.Errorf("b's request: %d, want 200", got)
+		}
+		if diff := cmp.Diff([2]int{3, 2}, [2]int{server.Logins(), server.RefusedFromOtherAddress()}); diff != "" {
+			t.Errorf("logins and tokens refused from another address mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestOwnTokenResentOnce: a request refused with tokens of the source's
+// own logins is sent again once, not a third time, even when the new
+// token is past the reject gap by the time it is refused (a slow login):
+// only a borrowed token earns a third send.
+func TestOwnTokenResentOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apiRefusing{login: newLoginServer(), refused: map[string]bool{"": true}}
+		api.login.delay = 3 * time.Second // longer than the gap after the first refusal
+		cfg := testConfig()
+		cfg.AuthURL = "http://127.0.0.1/login/"
+		if got := getStatus(t, cfg.Client(withHandler(api)), "http://127.0.0.1/api/"); got != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", got)
+		}
+		if diff := cmp.Diff([2]int{2, 2}, [2]int{len(api.requests()), api.login.count()}); diff != "" {
+			t.Errorf("API requests and logins mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
