@@ -163,13 +163,13 @@ func (s *FileStore) Save(ctx context.Context, key string, value []byte, expiry t
 	}
 	unlock, err := lockMutex(ctx, dir, key)
 	if err != nil {
-		dir.Remove(tmp)
+		removeAt(dir, tmp)
 		return err
 	}
 	err = renameOver(ctx, dir, tmp, name)
 	unlock()
 	if err != nil {
-		dir.Remove(tmp)
+		removeAt(dir, tmp)
 		return fmt.Errorf("recitaloauth: file store: %w", err)
 	}
 	return syncDir(dir)
@@ -446,7 +446,7 @@ func writeTemp(dir *os.Root, key string, value []byte) (name string, err error) 
 	defer func() {
 		if err != nil {
 			f.Close()
-			dir.Remove(name)
+			removeAt(dir, name)
 			err = fmt.Errorf("recitaloauth: file store: %w", err)
 		}
 	}()
