@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -423,6 +424,103 @@ func TestFileStoreParent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parentChildEnv names the store directory in which the child process of
+// TestFileStoreParentForUser saves and loads.
+const parentChildEnv = "RECITALOAUTH_TEST_PARENT_CHILD"
+
+// A user who is not root may keep the store in a sticky directory of
+// root's, as /tmp is, but not in one that is not sticky, nor in a sticky
+// one of another user's. The test runs itself again as uid 65534, from a
+// copy of its binary that user may run, to be that user.
+func TestFileStoreParentForUser(t *testing.T) {
+	if dir := os.Getenv(parentChildEnv); dir != "" {
+		parentChild(dir)
+		return
+	}
+	needRoot(t)
+	bin := filepath.Join(worldReadableDir(t), "store.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := worldReadableDir(t)
+	for _, tt := range []struct {
+		name string
+		mode os.FileMode
+		uid  int
+		want string // the child's last line
+	}{
+		{"1777, root's, like /tmp", 0o777 | os.ModeSticky, 0, "ok"},
+		{"0755, root's, holding a directory of the user's", 0o755, 0, "ok"},
+		{"0777, root's, not sticky", 0o777, 0, "writable by group or others and not sticky"},
+		{"1777, another user's", 0o777 | os.ModeSticky, otherUID - 1, "belongs to uid 65533, not to root or this user (uid 65534)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			parent, err := os.MkdirTemp(base, "parent-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(parent, "store")
+			if tt.mode&os.ModeSticky == 0 && tt.mode&0o002 == 0 {
+				mkdirMode(t, dir, 0o700) // the user could not make it here
+				chown(t, dir, otherUID)
+			}
+			if err := os.Chmod(parent, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			chown(t, parent, tt.uid)
+			child := exec.Command(bin, "-test.run=^TestFileStoreParentForUser$")
+			child.Env = append(os.Environ(), parentChildEnv+"="+dir, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+			child.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: otherUID, Gid: otherUID}}
+			out, err := child.CombinedOutput()
+			if err != nil {
+				t.Fatalf("child: %v\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if got := lines[len(lines)-1]; !strings.Contains(got, tt.want) {
+				t.Errorf("the child, as uid %d, said %q; want %q", otherUID, got, tt.want)
+			}
+		})
+	}
+}
+
+// parentChild is the child's side: save and load in dir, and say "ok" or
+// the error.
+func parentChild(dir string) {
+	s := recitaloauth.NewFileStore(dir)
+	err := s.Save(context.Background(), "k", []byte("v"), time.Now().Add(time.Hour))
+	if err == nil {
+		var got []byte
+		if got, err = s.Load(context.Background(), "k"); err == nil && string(got) != "v" {
+			err = fmt.Errorf("Load = %q, want %q", got, "v")
+		}
+	}
+	if err != nil {
+		fmt.Println("error:", err)
+	} else {
+		fmt.Println("ok")
+	}
+	os.Exit(0)
+}
+
+// worldReadableDir is a new directory that every user may enter, removed
+// at the end of the test (t.TempDir's are 0700, in a 0700 directory).
+func worldReadableDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "recitaloauth-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func mkdirMode(t *testing.T, dir string, mode os.FileMode) {
