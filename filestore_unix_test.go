@@ -296,53 +296,6 @@ func TestFileStoreSaveReplacesBadValue(t *testing.T) {
 	}
 }
 
-// Save and Delete wait for the key's mutex file, which another process
-// may hold, and stop waiting when their context ends.
-func TestFileStoreMutexWaitCancelled(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		op   func(ctx context.Context, s *recitaloauth.FileStore) error
-	}{
-		{"Save", func(ctx context.Context, s *recitaloauth.FileStore) error {
-			return s.Save(ctx, "k", []byte("new"), time.Now().Add(time.Hour))
-		}},
-		{"Save with a past expiry", func(ctx context.Context, s *recitaloauth.FileStore) error {
-			return s.Save(ctx, "k", []byte("new"), time.Now().Add(-time.Hour))
-		}},
-		{"Delete", func(ctx context.Context, s *recitaloauth.FileStore) error {
-			return s.Delete(ctx, "k", []byte("old"))
-		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := storeDir(t)
-			s := recitaloauth.NewFileStore(dir)
-			storetest.Save(t, s, "k", "old")
-			mutex, err := os.OpenFile(filepath.Join(dir, "k.mutex"), os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer mutex.Close()
-			if err := syscall.Flock(int(mutex.Fd()), syscall.LOCK_EX); err != nil {
-				t.Fatal(err)
-			}
-
-			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(50*time.Millisecond, cancel)
-			start := time.Now()
-			err = tt.op(ctx, s)
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("error %v, want context.Canceled", err)
-			}
-			if elapsed := time.Since(start); elapsed > time.Second {
-				t.Errorf("returned after %v; the context ended after 50ms", elapsed)
-			}
-			if got := storetest.Load(t, s, "k"); string(got) != "old" {
-				t.Errorf("the value is %q while another holds the mutex, want %q", got, "old")
-			}
-		})
-	}
-}
-
 // A directory of the user's that others cannot write is accepted, as
 // mkdir makes it under the usual umasks: the values are sealed and the
 // files 0600, so others reading the names in it learn nothing.
@@ -521,6 +474,21 @@ func worldReadableDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// holdLock takes the flock the store takes on path, as another process
+// would, until release.
+func holdLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return func() { f.Close() }
 }
 
 func mkdirMode(t *testing.T, dir string, mode os.FileMode) {

@@ -185,3 +185,67 @@ func TestFileStoreWindowsRefuses(t *testing.T) {
 		})
 	}
 }
+
+// holdLock takes the LockFileEx lock the store takes on path, as another
+// process would, until release.
+func holdLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &windows.Overlapped{}); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return func() { f.Close() }
+}
+
+// A symbolic link in place of the directory or of a value is refused, and
+// what it points to left alone. Making one needs a privilege (or
+// developer mode), which the test may not have.
+func TestFileStoreWindowsRefusesLinks(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		link func(dir string) (link string)
+	}{
+		{"directory", func(dir string) string { return dir }},
+		{"value", func(dir string) string { return filepath.Join(dir, "k.token") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base := tempDir(t)
+			dir := filepath.Join(base, "store")
+			s := recitaloauth.NewFileStore(dir)
+			if tt.name != "directory" {
+				storetest.Save(t, s, "other", "v") // makes the directory
+			}
+			target := filepath.Join(base, "target")
+			if err := os.Mkdir(target, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			planted := filepath.Join(target, "k.token")
+			if err := os.WriteFile(planted, []byte("planted"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			to := target
+			if tt.name != "directory" {
+				to = planted
+			}
+			link := tt.link(dir)
+			if err := os.Symlink(to, link); err != nil {
+				t.Skipf("cannot make a symbolic link here: %v", err)
+			}
+			if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+				t.Skipf("os.Symlink made no symbolic link here (Lstat: %v, %v)", info, err)
+			}
+			_, err := s.Load(context.Background(), "k")
+			if err == nil || !strings.Contains(err.Error(), "symbolic link") && !strings.Contains(err.Error(), "reparse point") {
+				t.Errorf("Load through a link: error %v, want one saying it is a link", err)
+			}
+			s.Save(context.Background(), "k", []byte("new"), time.Now().Add(time.Hour))
+			if got, err := os.ReadFile(planted); string(got) != "planted" || err != nil {
+				t.Errorf("the link's target now holds %q (%v); want it untouched", got, err)
+			}
+		})
+	}
+}
