@@ -56,6 +56,29 @@ func TestFileStoreContract(t *testing.T) {
 	})
 }
 
+// NewFileStore("") keeps its files in "recitaloauth" in the user's cache
+// directory: $XDG_CACHE_HOME or ~/.cache on Linux, %LocalAppData% on
+// Windows, ~/Library/Caches on macOS.
+func TestFileStoreDefaultDirectory(t *testing.T) {
+	cache := tempDir(t)
+	switch runtime.GOOS {
+	case "windows":
+		t.Setenv("LocalAppData", cache)
+	case "darwin", "ios":
+		t.Setenv("HOME", cache)
+		cache = filepath.Join(cache, "Library", "Caches")
+		if err := os.MkdirAll(cache, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Setenv("XDG_CACHE_HOME", cache)
+	}
+	storetest.Save(t, recitaloauth.NewFileStore(""), "k", "v")
+	if got, err := os.ReadFile(filepath.Join(cache, "recitaloauth", "k.token")); string(got) != "v" || err != nil {
+		t.Errorf("the default store's value file holds %q (%v), want %q", got, err, "v")
+	}
+}
+
 // Load and Delete find no value without making the directory: only Save
 // and TryLock need it.
 func TestFileStoreMissingDirectory(t *testing.T) {
