@@ -69,8 +69,10 @@ var currentIdentity = sync.OnceValues(func() (*identity, error) {
 	// SYSTEM and Administrators can take any file over (backup, restore
 	// and take-ownership privileges): an entry granting them access
 	// grants nothing they lack, and every profile directory has one.
-	// CREATOR OWNER and OWNER RIGHTS stand for the owner, checked apart.
-	for _, s := range []string{"S-1-5-18", "S-1-5-32-544", "S-1-3-0", "S-1-3-4"} {
+	// TrustedInstaller, the servicing account, owns C:\ and the system's
+	// directories. CREATOR OWNER and OWNER RIGHTS stand for the owner,
+	// checked apart.
+	for _, s := range []string{"S-1-5-18", "S-1-5-32-544", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464", "S-1-3-0", "S-1-3-4"} {
 		sid, err := windows.StringToSid(s)
 		if err != nil {
 			return nil, fmt.Errorf("recitaloauth: file store: %w", err)
