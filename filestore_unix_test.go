@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -474,6 +475,63 @@ func worldReadableDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// Another process swaps the store's directory for a symbolic link and
+// back, again and again, while the store saves: whatever each call
+// does, nothing lands in the link's target. (TestFileStoreDirectorySwapped
+// puts the swap at the worst moment; this one races it for real.)
+func TestFileStoreDirectorySwappedConcurrently(t *testing.T) {
+	base := t.TempDir()
+	dir, moved, target := filepath.Join(base, "store"), filepath.Join(base, "moved"), filepath.Join(base, "target")
+	if err := os.Mkdir(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := recitaloauth.NewFileStore(dir)
+	storetest.Save(t, s, "k", "mine")
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	swaps := 0
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if os.Rename(dir, moved) != nil {
+				continue
+			}
+			os.Symlink(target, dir)
+			os.Remove(dir)
+			if os.Rename(moved, dir) != nil { // the store made a new one meanwhile
+				os.RemoveAll(moved)
+			}
+			swaps++
+		}
+	})
+	ctx := context.Background()
+	for range 100 {
+		s.Save(ctx, "k", []byte("new"), time.Now().Add(time.Hour))
+		if unlock, _, _ := s.TryLock(ctx, "k", time.Minute); unlock != nil {
+			unlock()
+		}
+	}
+	close(done)
+	wg.Wait()
+	entries, err := os.ReadDir(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d swaps during 100 saves and locks", swaps)
+	if len(entries) != 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the store wrote %v into the link's target", names)
+	}
 }
 
 // holdLock takes the flock the store takes on path, as another process
