@@ -67,7 +67,9 @@ const (
 // On Windows the same rules are read in the security descriptors: the
 // directory and its files must be owned by the user, and no access
 // control entry may let anyone but the user, SYSTEM and Administrators
-// write them (nor read the files); the store creates them with a
+// write them (nor read the files, nor remove or rename entries in the
+// parent); SYSTEM and Administrators are trusted because they can take
+// any file over anyway. The store creates the directory and files with a
 // protected DACL granting only the user and SYSTEM, and refuses reparse
 // points (symbolic links, junctions). SECURITY.md says what differs.
 //
