@@ -3,6 +3,7 @@ package recitaloauth
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -45,29 +46,44 @@ const (
 //
 // # Trust
 //
-// The directory must be the user's own, not a symbolic link, and closed to
-// group and others (0700); each file in it must be a regular file of the
-// user's, closed to group and others (0600). Whatever is not is refused
-// with an error, so that the source goes on without the store; the store
-// never changes its mode and never takes it over. A file or directory
-// that someone else can write is one where they can swap or remove tokens
-// and hold the locks for ever; one that they can read gives them the
-// sealed tokens, against which to guess the password offline; a symbolic
-// link would send the store's writes, and its reads, wherever its maker
-// chose. A missing directory is created with mode 0700 (as are missing
-// parents), and files are opened without following links.
+// The directory must be the user's own, not a symbolic link, and closed
+// to writes by group and others (0700, 0750, 0755 and 0711 are all
+// right: the values are sealed, and a directory made with mkdir works);
+// each file in it must be a regular file of the user's, closed to group
+// and others (0600), because a file that others can read gives them a
+// sealed token to guess the password against offline. The directory's
+// parent must not let others rename entries in it: owned by root or the
+// user, and writable by no one else unless it is sticky (as /tmp is), so
+// that nobody can swap the directory for a link of their own. Whatever
+// breaks these rules is refused with an error, so that the source goes on
+// without the store; the store never changes a mode and never takes a
+// file over. A missing directory is created with mode 0700 (as are
+// missing parents). Each call opens the directory once, without following
+// a link, checks what it opened, and then opens, creates, renames and
+// removes its files relative to that open directory, never by path, so
+// that a directory swapped after the check cannot redirect them; files
+// too are checked as opened, not by name.
+//
+// On Windows the same rules are read in the security descriptors: the
+// directory and its files must be owned by the user, and no access
+// control entry may let anyone but the user, SYSTEM and Administrators
+// write them (nor read the files, nor remove or rename entries in the
+// parent); SYSTEM and Administrators are trusted because they can take
+// any file over anyway. The store creates the directory and files with a
+// protected DACL granting only the user and SYSTEM, and refuses reparse
+// points (symbolic links, junctions). SECURITY.md says what differs.
 //
 // # Atomicity
 //
 // Save writes a new file, flushes it to disk and renames it over k.token,
 // so that a reader, or a crash, sees the old value or the new one, never
 // half of one. Save's rename and Delete's read-compare-remove both hold
-// k.mutex (an flock taken with a poll that gives up after 2 s or when the
-// context ends), so that a Delete never removes a value another process
-// has just saved.
+// k.mutex (an flock, or LockFileEx on Windows, taken with a poll that
+// gives up after 2 s or when the context ends), so that a Delete never
+// removes a value another process has just saved.
 //
-// Locks and owners are Unix matters: on other systems every method
-// returns an error.
+// FileStore works on Unix systems and on Windows; on the others (plan9,
+// js/wasm, wasip1) every method returns an error.
 type FileStore struct {
 	dir string
 	err error // returned by every call: the directory is unknown
@@ -81,8 +97,9 @@ var (
 
 // NewFileStore returns a FileStore keeping its files in dir, which is
 // created when a Save or TryLock needs it. An empty dir means the
-// directory "recitaloauth" in [os.UserCacheDir]; when that is unknown, or
-// dir cannot be made absolute, every call returns the error.
+// directory "recitaloauth" in [os.UserCacheDir] (%LocalAppData% on
+// Windows); when that is unknown, or dir cannot be made absolute, every
+// call returns the error.
 func NewFileStore(dir string) *FileStore {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
@@ -92,7 +109,7 @@ func NewFileStore(dir string) *FileStore {
 		dir = filepath.Join(cache, "recitaloauth")
 	}
 	// Absolute, so that a later os.Chdir does not move the store; clean,
-	// so that a trailing slash does not make Lstat follow a link.
+	// so that the last element is the directory's own name.
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return &FileStore{err: fmt.Errorf("recitaloauth: file store: %w", err)}
@@ -107,10 +124,12 @@ func (s *FileStore) Load(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, err
 	}
-	if exists, err := s.openDir(false); !exists || err != nil {
+	dir, err := s.openDir(false)
+	if dir == nil || err != nil {
 		return nil, err
 	}
-	return readPrivate(s.path(key, tokenExt))
+	defer dir.Close()
+	return readPrivate(dir, key+tokenExt)
 }
 
 // Save replaces key's value with value, atomically (see Atomicity above),
@@ -125,35 +144,37 @@ func (s *FileStore) Save(ctx context.Context, key string, value []byte, expiry t
 	if len(value) > maxFileValue {
 		return fmt.Errorf("recitaloauth: file store: value of %d bytes: want at most %d", len(value), maxFileValue)
 	}
-	if _, err := s.openDir(true); err != nil {
+	dir, err := s.openDir(true)
+	if err != nil {
 		return err
 	}
-	path := s.path(key, tokenExt)
+	defer dir.Close()
+	name := key + tokenExt
 	if !expiry.IsZero() && !time.Now().Before(expiry) {
-		unlock, err := s.lockMutex(ctx, key)
+		unlock, err := lockMutex(ctx, dir, key)
 		if err != nil {
 			return err
 		}
 		defer unlock()
-		return removeFile(path)
+		return removeFile(dir, name)
 	}
 
-	tmp, err := writeTemp(s.dir, key, value) // before the mutex, to hold it for the rename only
+	tmp, err := writeTemp(dir, key, value) // before the mutex, to hold it for the rename only
 	if err != nil {
 		return err
 	}
-	unlock, err := s.lockMutex(ctx, key)
+	unlock, err := lockMutex(ctx, dir, key)
 	if err != nil {
-		os.Remove(tmp)
+		removeAt(dir, tmp)
 		return err
 	}
-	err = os.Rename(tmp, path)
+	err = renameOver(ctx, dir, tmp, name)
 	unlock()
 	if err != nil {
-		os.Remove(tmp)
+		removeAt(dir, tmp)
 		return fmt.Errorf("recitaloauth: file store: %w", err)
 	}
-	return syncDir(s.dir)
+	return syncDir(dir)
 }
 
 // Delete removes key's value if it is still value, and otherwise leaves
@@ -163,43 +184,47 @@ func (s *FileStore) Delete(ctx context.Context, key string, value []byte) error 
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	if exists, err := s.openDir(false); !exists || err != nil {
+	dir, err := s.openDir(false)
+	if dir == nil || err != nil {
 		return err
 	}
-	unlock, err := s.lockMutex(ctx, key)
+	defer dir.Close()
+	unlock, err := lockMutex(ctx, dir, key)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	path := s.path(key, tokenExt)
-	current, err := readPrivate(path)
+	name := key + tokenExt
+	current, err := readPrivate(dir, name)
 	if err != nil || current == nil || !bytes.Equal(current, value) {
 		return err
 	}
-	return removeFile(path)
+	return removeFile(dir, name)
 }
 
-// TryLock takes an exclusive flock on the file key.lock without waiting,
-// and reports whether it did. It excludes every other holder: other
-// processes, and other TryLock calls in this process, through this
-// FileStore or another one on the same directory (each call opens the file
-// anew, and flock locks belong to the open file). unlock closes the file,
-// which releases the lock; so does the end of the process, however it
-// ends, so that a holder that died never blocks the others. ttl is
-// therefore not needed, and ignored: a live holder keeps the lock until
-// it calls unlock.
+// TryLock takes an exclusive lock (flock; LockFileEx on Windows) on the
+// file key.lock without waiting, and reports whether it did. It excludes
+// every other holder: other processes, and other TryLock calls in this
+// process, through this FileStore or another one on the same directory
+// (each call opens the file anew, and these locks belong to the open
+// file). unlock closes the file, which releases the lock; so does the end
+// of the process, however it ends, so that a holder that died never
+// blocks the others. ttl is therefore not needed, and ignored: a live
+// holder keeps the lock until it calls unlock.
 func (s *FileStore) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, false, err
 	}
-	if _, err := s.openDir(true); err != nil {
-		return nil, false, err
-	}
-	f, err := openLockFile(s.path(key, lockExt))
+	dir, err := s.openDir(true)
 	if err != nil {
 		return nil, false, err
 	}
-	if ok, err := tryFlock(f); !ok || err != nil {
+	defer dir.Close() // the lock file stays open without it
+	f, err := openLockFile(dir, key+lockExt)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok, err := tryLock(f); !ok || err != nil {
 		f.Close()
 		return nil, false, err
 	}
@@ -224,43 +249,97 @@ func (s *FileStore) check(ctx context.Context, key string) error {
 	return nil
 }
 
-func (s *FileStore) path(key, ext string) string {
-	return filepath.Join(s.dir, key+ext)
-}
+// testHookDirOpened, when set by a test, runs once the store's directory
+// is opened and checked, before any file in it is touched: the moment at
+// which someone who could rename the directory would swap it.
+var testHookDirOpened func(dir string)
 
-// openDir checks that the store's directory is the user's private one,
-// creating it first when create is set, and reports whether it exists.
-func (s *FileStore) openDir(create bool) (exists bool, err error) {
+// openDir opens the store's directory, creating it first when create is
+// set, and checks it and its parent (see Trust above); the calls then
+// work relative to the directory opened. It returns nil and no error when
+// the directory does not exist and create is not set.
+func (s *FileStore) openDir(create bool) (*os.Root, error) {
+	parentPath, name := filepath.Dir(s.dir), filepath.Base(s.dir)
 	if create {
-		if err := os.MkdirAll(s.dir, 0o700); err != nil {
-			return false, fmt.Errorf("recitaloauth: file store: %w", err)
+		if err := os.MkdirAll(parentPath, 0o700); err != nil {
+			return nil, fmt.Errorf("recitaloauth: file store: %w", err)
 		}
 	}
-	info, err := os.Lstat(s.dir)
+	parent, err := os.OpenRoot(parentPath)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recitaloauth: file store: %w", err)
+	}
+	defer parent.Close()
+	if err := checkRoot(parent, checkParent); err != nil {
+		return nil, err
+	}
+	if create {
+		if err := mkdirPrivate(parent, name); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("recitaloauth: file store: %w", err)
+		}
+	}
+
+	// Lstat first, for a clear message; the open may still follow a link
+	// swapped in since, which the comparison below catches.
+	link, err := parent.Lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !create:
-		return false, nil
+		return nil, nil
 	case err != nil:
-		return false, fmt.Errorf("recitaloauth: file store: %w", err)
-	case info.Mode()&fs.ModeSymlink != 0:
-		return false, fmt.Errorf("recitaloauth: file store: %s is a symbolic link", s.dir)
-	case !info.IsDir():
-		return false, fmt.Errorf("recitaloauth: file store: %s is not a directory", s.dir)
+		return nil, fmt.Errorf("recitaloauth: file store: %w", err)
+	case isLink(link):
+		return nil, fmt.Errorf("recitaloauth: file store: %s is a symbolic link", s.dir)
+	case !link.IsDir():
+		return nil, fmt.Errorf("recitaloauth: file store: %s is not a directory", s.dir)
 	}
-	return true, private(s.dir, info)
+	dir, err := parent.OpenRoot(name)
+	if err != nil {
+		return nil, fmt.Errorf("recitaloauth: file store: %w", err)
+	}
+	err = checkRoot(dir, func(path string, f *os.File, info fs.FileInfo) error {
+		if !os.SameFile(info, link) {
+			return fmt.Errorf("recitaloauth: file store: %s was replaced while being opened", path)
+		}
+		return checkDir(path, f, info)
+	})
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	if testHookDirOpened != nil {
+		testHookDirOpened(s.dir)
+	}
+	return dir, nil
 }
 
-// lockMutex waits for key's mutex file, polling (flock cannot be
-// interrupted) until maxMutexWait has passed or ctx ends.
-func (s *FileStore) lockMutex(ctx context.Context, key string) (unlock func(), err error) {
-	f, err := openLockFile(s.path(key, mutexExt))
+// checkRoot applies check to the directory r has open.
+func checkRoot(r *os.Root, check func(path string, f *os.File, info fs.FileInfo) error) error {
+	f, err := r.Open(".")
+	if err != nil {
+		return fmt.Errorf("recitaloauth: file store: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("recitaloauth: file store: %w", err)
+	}
+	return check(r.Name(), f, info)
+}
+
+// lockMutex waits for key's mutex file in dir, polling (a lock cannot be
+// waited for with a context) until maxMutexWait has passed or ctx ends.
+func lockMutex(ctx context.Context, dir *os.Root, key string) (unlock func(), err error) {
+	f, err := openLockFile(dir, key+mutexExt)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, maxMutexWait)
 	defer cancel()
 	for delay := time.Millisecond; ; delay = min(2*delay, 20*time.Millisecond) {
-		ok, err := tryFlock(f)
+		ok, err := tryLock(f)
 		if ok {
 			return func() { f.Close() }, nil
 		}
@@ -277,85 +356,99 @@ func (s *FileStore) lockMutex(ctx context.Context, key string) (unlock func(), e
 	}
 }
 
-// readPrivate reads path if it is a private regular file of the user's of
-// at most maxFileValue bytes; a missing file is nil and no error. The
-// checks apply to the file opened, not to the name, so that a file swapped
-// in between is caught.
-func readPrivate(path string) ([]byte, error) {
-	f, err := openNoFollow(path, os.O_RDONLY)
+// readPrivate reads name in dir if it is a private regular file of the
+// user's of at most maxFileValue bytes; a missing file is nil and no
+// error. The checks apply to the file opened, not to the name, so that a
+// file swapped in between is caught.
+func readPrivate(dir *os.Root, name string) ([]byte, error) {
+	f, err := openChecked(dir, name, func() (*os.File, error) { return openExisting(dir, name, os.O_RDONLY) })
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, openError(path, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("recitaloauth: file store: %w", err)
-	}
-	if err := checkFile(path, info); err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileValue+1))
 	if err != nil {
 		return nil, fmt.Errorf("recitaloauth: file store: %w", err)
 	}
 	if len(data) > maxFileValue {
-		return nil, fmt.Errorf("recitaloauth: file store: %s is larger than %d bytes", path, maxFileValue)
+		return nil, fmt.Errorf("recitaloauth: file store: %s is larger than %d bytes", f.Name(), maxFileValue)
 	}
 	return data, nil
 }
 
-// openLockFile opens, creating it if need be, the lock or mutex file at
-// path, if it is a private regular file of the user's.
-func openLockFile(path string) (*os.File, error) {
-	f, err := openNoFollow(path, os.O_RDWR|os.O_CREATE)
-	if err != nil {
-		return nil, openError(path, err)
+// openLockFile opens, creating it if need be, the lock or mutex file name
+// in dir, if it is a private regular file of the user's.
+func openLockFile(dir *os.Root, name string) (*os.File, error) {
+	return openChecked(dir, name, func() (*os.File, error) { return createPrivate(dir, name, false) })
+}
+
+// openChecked opens name in dir with open and checks what it opened: not
+// a link, a regular file of at most
+// maxFileValue bytes, private to the user. A missing file is an error
+// that wraps fs.ErrNotExist.
+func openChecked(dir *os.Root, name string, open func() (*os.File, error)) (*os.File, error) {
+	f, err := open()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
-	info, err := f.Stat()
-	if err == nil {
-		err = checkFile(path, info)
-	}
 	if err != nil {
+		path := filepath.Join(dir.Name(), name)
+		if link, lerr := dir.Lstat(name); lerr == nil && isLink(link) {
+			return nil, fmt.Errorf("recitaloauth: file store: %s is a symbolic link", path)
+		}
+		return nil, fmt.Errorf("recitaloauth: file store: %w", err)
+	}
+	if err := checkOpened(dir, name, f); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-// checkFile checks what was opened at path.
-func checkFile(path string, info fs.FileInfo) error {
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("recitaloauth: file store: %s is not a regular file", path)
+// checkOpened checks f, opened as name in dir. os.Root refuses a link
+// that leads out of dir; one that stays inside it is refused here. (Only
+// the user can make one: the directory is closed to others' writes. And
+// the file itself is not compared with the name, which a Save may rename
+// a new file over at any moment.)
+func checkOpened(dir *os.Root, name string, f *os.File) error {
+	path := f.Name()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("recitaloauth: file store: %w", err)
 	}
-	if info.Size() > maxFileValue {
-		return fmt.Errorf("recitaloauth: file store: %s is larger than %d bytes", path, maxFileValue)
-	}
-	return private(path, info)
-}
-
-// openError names a symbolic link as such: the error of an open without
-// following links differs between systems (ELOOP, EMLINK).
-func openError(path string, err error) error {
-	if info, lerr := os.Lstat(path); lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
+	if link, err := dir.Lstat(name); err == nil && isLink(link) {
 		return fmt.Errorf("recitaloauth: file store: %s is a symbolic link", path)
 	}
-	return fmt.Errorf("recitaloauth: file store: %w", err)
+	switch {
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("recitaloauth: file store: %s is not a regular file", path)
+	case info.Size() > maxFileValue:
+		return fmt.Errorf("recitaloauth: file store: %s is larger than %d bytes", path, maxFileValue)
+	}
+	return checkFile(path, f, info)
 }
 
 // writeTemp writes value to a new private file in dir, flushed to disk,
 // and returns its name. Its name starts with a dot, which no key does.
-func writeTemp(dir, key string, value []byte) (name string, err error) {
-	f, err := os.CreateTemp(dir, "."+key+"-*.tmp") // mode 0600
+func writeTemp(dir *os.Root, key string, value []byte) (name string, err error) {
+	var f *os.File
+	for range 10 {
+		name = "." + key + "-" + rand.Text() + ".tmp"
+		f, err = createPrivate(dir, name, true)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("recitaloauth: file store: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(f.Name())
+			removeAt(dir, name)
 			err = fmt.Errorf("recitaloauth: file store: %w", err)
 		}
 	}()
@@ -368,25 +461,12 @@ func writeTemp(dir, key string, value []byte) (name string, err error) {
 	if err = f.Close(); err != nil {
 		return "", err
 	}
-	return f.Name(), nil
+	return name, nil
 }
 
-// removeFile removes path; a file already gone is no error.
-func removeFile(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("recitaloauth: file store: %w", err)
-	}
-	return nil
-}
-
-// syncDir flushes dir's entries, so that a rename survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("recitaloauth: file store: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+// removeFile removes name in dir; a file already gone is no error.
+func removeFile(dir *os.Root, name string) error {
+	if err := removeAt(dir, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("recitaloauth: file store: %w", err)
 	}
 	return nil
