@@ -19,17 +19,26 @@ import (
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/redistest"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 )
 
-// child builds internal/fleetchild once, and returns its path.
+// child builds internal/fleetchild once, and returns its path; or the
+// path in FLEETCHILD_BINARY, built beforehand where go build cannot run
+// (.ci/wine-test: Windows test binaries under wine).
 var child = sync.OnceValues(func() (string, error) {
+	if path := os.Getenv("FLEETCHILD_BINARY"); path != "" {
+		return path, nil
+	}
 	dir, err := os.MkdirTemp("", "fleetchild-")
 	if err != nil {
 		return "", err
 	}
 	childDir = dir
 	path := filepath.Join(dir, "fleetchild")
+	if runtime.GOOS == "windows" {
+		path += ".exe"
+	}
 	out, err := exec.Command("go", "build", "-o", path, "github.com/seed9ffb1f9c/recitaloauth/internal/fleetchild").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build fleetchild: %v\n%s", err, out)
@@ -42,7 +51,7 @@ var childDir string // removed by TestMain
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if childDir != "" {
-		os.RemoveAll(childDir)
+		tempdir.RemoveAll(childDir)
 	}
 	os.Exit(code)
 }
@@ -193,7 +202,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // fileStoreSpec names a directory the store makes itself, 0700.
-func fileStoreSpec(t *testing.T) string { return "file:" + filepath.Join(t.TempDir(), "store") }
+func fileStoreSpec(t *testing.T) string { return "file:" + filepath.Join(tempdir.New(t), "store") }
 
 func redisStoreSpec(t *testing.T) string { return "redis:" + redistest.Start(t) }
 

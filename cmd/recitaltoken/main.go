@@ -52,7 +52,8 @@
 //
 // A login's token is kept in the library's [recitaloauth.FileStore] in
 // its default directory ("recitaloauth" under os.UserCacheDir, e.g.
-// ~/.cache/recitaloauth on Linux), shared with every program on the
+// ~/.cache/recitaloauth on Linux, %LocalAppData%\recitaloauth on Windows;
+// -h prints it), shared with every program on the
 // machine that uses NewFileStore(""), and reused while it has more than a
 // minute to live, so that a script that runs recitaltoken a hundred times
 // logs in once. The token in it is sealed with a key derived from the
@@ -176,10 +177,10 @@ Environment:
   RECITAL_LOG        debug, info or warn: the library's log records on stderr
   `+envAPIURL+`    the API base URL for -check (default `+recitaloauth.DefaultAPIURL+`)
 
-A login's token is cached in the library's file store (recitaloauth under
-the user cache directory), sealed with a key derived from the password, and
-reused while it has more than a minute left. Try -check first with new
-credentials.
+A login's token is cached, sealed with a key derived from the password, and
+reused while it has more than a minute left, in the library's file store:
+  `+storeDirHelp()+`
+Try -check first with new credentials.
 
 Exit status: 0 success; 1 login refused, network failure, or -check without
 200; 2 usage or configuration error.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 )
 
@@ -37,14 +38,19 @@ func TestMain(m *testing.M) {
 	}
 	buildDir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	tempdir.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// built returns the command's binary, building it on first use.
+// built returns the command's binary, building it on first use; or the
+// one RECITALTOKEN_BINARY names, built beforehand where go build cannot
+// run (.ci/wine-test: Windows test binaries under wine).
 func built(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if binary = os.Getenv("RECITALTOKEN_BINARY"); binary != "" {
+			return
+		}
 		binary = filepath.Join(buildDir, "recitaltoken")
 		if runtime.GOOS == "windows" {
 			binary += ".exe"
@@ -86,7 +92,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{
 		t:      t,
 		server: s,
-		home:   t.TempDir(),
+		home:   tempdir.New(t),
 		env: map[string]string{
 			"RECITAL_USERNAME": username,
 			"RECITAL_PASSWORD": password,
@@ -97,7 +103,8 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // storeDir is the token store's directory: NewFileStore("")'s under
-// XDG_CACHE_HOME for the exec tests, given to run by the others.
+// XDG_CACHE_HOME (LocalAppData on Windows) for the exec tests, given to
+// run by the others.
 func (f *fixture) storeDir() string { return filepath.Join(f.home, "cache", "recitaloauth") }
 
 // result is what a run of the command did.
@@ -167,7 +174,8 @@ func (f *fixture) exec(stdin string, args ...string) result {
 
 func (f *fixture) command(stdin string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(f.t.Context(), built(f.t), args...)
-	cmd.Env = []string{"HOME=" + f.home, "XDG_CACHE_HOME=" + filepath.Join(f.home, "cache")}
+	cache := filepath.Join(f.home, "cache")
+	cmd.Env = []string{"HOME=" + f.home, "XDG_CACHE_HOME=" + cache, "LocalAppData=" + cache}
 	for name, value := range f.env {
 		cmd.Env = append(cmd.Env, name+"="+value)
 	}

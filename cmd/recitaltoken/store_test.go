@@ -68,6 +68,9 @@ func TestNoCache(t *testing.T) {
 	f := newFixture(t)
 	cached := f.token()
 	files := f.storedTokens()
+	if len(files) != 1 {
+		t.Fatalf("store holds %q after a run, want one token", files)
+	}
 	data, err := os.ReadFile(files[0])
 	if err != nil {
 		t.Fatal(err)
