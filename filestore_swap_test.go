@@ -3,6 +3,8 @@
 package recitaloauth
 
 import (
+	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
+
 	"context"
 	"os"
 	"path/filepath"
@@ -46,7 +48,7 @@ func TestFileStoreDirectorySwapped(t *testing.T) {
 		}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			base := t.TempDir()
+			base := tempdir.New(t)
 			dir, moved, target := filepath.Join(base, "store"), filepath.Join(base, "moved"), filepath.Join(base, "target")
 			s := NewFileStore(dir)
 			if err := s.Save(context.Background(), "k", []byte("mine"), time.Now().Add(time.Hour)); err != nil {

@@ -20,30 +20,14 @@ import (
 
 	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
 )
 
 // storeDir is a store directory that does not exist yet, in a test's own
 // temporary directory.
 func storeDir(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(tempDir(t), "store")
-}
-
-// tempDir is t.TempDir, but on Windows a directory of os.MkdirTemp removed
-// at the end best-effort: under wine 8, t.TempDir's removal fails
-// ("unlinkat ...: Invalid function", even for an empty directory) and
-// fails the test with it.
-func tempDir(t *testing.T) string {
-	t.Helper()
-	if runtime.GOOS != "windows" {
-		return t.TempDir()
-	}
-	dir, err := os.MkdirTemp("", "recitaloauth-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
+	return filepath.Join(tempdir.New(t), "store")
 }
 
 // TestFileStoreContract runs the contract of Store and Locker that the
@@ -60,7 +44,7 @@ func TestFileStoreContract(t *testing.T) {
 // directory: $XDG_CACHE_HOME or ~/.cache on Linux, %LocalAppData% on
 // Windows, ~/Library/Caches on macOS.
 func TestFileStoreDefaultDirectory(t *testing.T) {
-	cache := tempDir(t)
+	cache := tempdir.New(t)
 	switch runtime.GOOS {
 	case "windows":
 		t.Setenv("LocalAppData", cache)

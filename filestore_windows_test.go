@@ -3,6 +3,8 @@
 package recitaloauth_test
 
 import (
+	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
+
 	"context"
 	"maps"
 	"os"
@@ -165,7 +167,7 @@ func TestFileStoreWindowsRefuses(t *testing.T) {
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(tempDir(t), "parent", "store")
+			dir := filepath.Join(tempdir.New(t), "parent", "store")
 			if !strings.Contains(tt.name, "parent") {
 				if err := os.Mkdir(filepath.Dir(dir), 0o700); err != nil {
 					t.Fatal(err)
@@ -213,7 +215,7 @@ func TestFileStoreWindowsRefusesLinks(t *testing.T) {
 		{"value", func(dir string) string { return filepath.Join(dir, "k.token") }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			base := tempDir(t)
+			base := tempdir.New(t)
 			dir := filepath.Join(base, "store")
 			s := recitaloauth.NewFileStore(dir)
 			if tt.name != "directory" {
