@@ -21,8 +21,9 @@ import (
 const maxTokenLifetime = 366 * 24 * time.Hour
 
 // parseAnswer turns a 2xx login answer into a token. started is when the
-// login began on our clock: the lifetime counts from then, which errs on
-// the early side. serverNow is the answer's Date (zero if none), the
+// attempt that got this answer (its POST, not the whole login with its
+// retries) began on our clock: the lifetime counts from then, which errs
+// on the early side. serverNow is the answer's Date (zero if none), the
 // server's clock. password is only there to be scrubbed from what the
 // server says.
 func parseAnswer(body []byte, started, serverNow time.Time, password string) (*oauth2.Token, error) {

@@ -112,7 +112,8 @@
 //
 //   - Info: each login that succeeded (reason: first use, early refresh,
 //     expired or after a 401; duration; attempts; the token's lifetime),
-//     and each token taken from the store instead of a login;
+//     each token taken from the store instead of a login, and a store
+//     that works again after it failed;
 //   - Warn: each failed login (error with the server's detail, HTTP
 //     status, attempts, when the next may happen), each token refused
 //     with 401 and dropped, a store that fails (once, until it works
