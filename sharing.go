@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"time"
 )
 
@@ -148,15 +149,18 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 // not leave the lock held until it lapses, and an unlock that hangs must
 // not hold the token back longer.
 func (s *sharedStore) release(unlock func()) {
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		unlock()
-		close(done)
+		_, err := guarded(func() (struct{}, error) { unlock(); return struct{}{}, nil })
+		done <- err
 	}()
 	timer := time.NewTimer(max(storeBudget-s.spent, 0))
 	defer timer.Stop()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			s.result(context.Background(), "unlock", err)
+		}
 	case <-timer.C:
 	}
 }
@@ -252,12 +256,15 @@ func bounded[T any](s *sharedStore, ctx context.Context, call func(context.Conte
 	}
 	results := make(chan result, 1)
 	go func() {
-		value, err := call(ctx)
+		value, err := guarded(func() (T, error) { return call(ctx) })
 		results <- result{value, err}
 	}()
 	select {
 	case r := <-results:
-		if r.err != nil && ctx.Err() != nil && !errors.Is(r.err, context.Canceled) {
+		switch {
+		case errors.Is(r.err, errPanicked):
+			s.spent = storeBudget // a store that panics is broken: leave it alone
+		case r.err != nil && ctx.Err() != nil && !errors.Is(r.err, context.Canceled):
 			r.err = errNoAnswer // the store gave up at our bound
 		}
 		return r.value, r.err
@@ -265,10 +272,41 @@ func bounded[T any](s *sharedStore, ctx context.Context, call func(context.Conte
 		if abandoned != nil {
 			go func() {
 				if r := <-results; r.err == nil {
-					abandoned(r.value)
+					guarded(func() (struct{}, error) { abandoned(r.value); return struct{}{}, nil })
 				}
 			}()
 		}
 		return zero, errNoAnswer
 	}
 }
+
+// guarded makes a store call that panics fail instead: the call runs in a
+// goroutine of the source's, where a panic would end the process, and a
+// store (or its client: go-redis, on a reply announcing a value of 2^62
+// bytes) must not be able to crash it.
+func guarded[T any](call func() (T, error)) (value T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			value, err = zero, panicError(p)
+		}
+	}()
+	return call()
+}
+
+// panicError is the error for a store call that panicked with p. Only the
+// runtime's own words are kept ("makeslice: len out of range"): they hold
+// types and numbers, nothing of the caller's. Any other value is the
+// store's own, which may quote what it holds (a connection string with
+// its password), so only its type is named.
+func panicError(p any) error {
+	if re, ok := p.(runtime.Error); ok {
+		return fmt.Errorf("%w: %v", errPanicked, re)
+	}
+	return fmt.Errorf("%w (with a %T)", errPanicked, p)
+}
+
+// errPanicked is in the error of every store call that panicked: the
+// login leaves such a store alone for the rest of it, as one that used up
+// its budget.
+var errPanicked = errors.New("recitaloauth: the store panicked")

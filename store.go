@@ -16,9 +16,10 @@ import (
 // are short strings of letters, digits and '-' derived from the login URL
 // and the username; they name, they do not reveal.
 //
-// A source bounds every call (about a second) and goes on without the
-// store when a call fails or hangs: a store never fails a Token call that
-// a login would serve. Implementations must be safe for concurrent use.
+// A source bounds the store calls of one login together (about a second
+// in all, shared by its loads, lock, save and delete, not a second each)
+// and goes on without the store when a call fails, hangs or panics: a
+// store never fails a Token call that a login would serve. Implementations must be safe for concurrent use.
 type Store interface {
 	// Load returns the value saved under key, or nil and no error when
 	// there is none.

@@ -14,6 +14,15 @@
 // open nor forge (see [recitaloauth.Store]); its lock lets one process log
 // in while the others wait for its token. Keys start with "recitaloauth:".
 //
+// The Redis server itself must be trusted not to exhaust the process's
+// memory, and reached over TLS or on loopback so that nobody between can
+// answer for it: whatever it announces, go-redis allocates before it
+// reads. A reply announcing an impossible size (2^62 bytes) panics inside
+// go-redis, which the source recovers from (it goes on without the store),
+// but one announcing a possible size (a TiB) exhausts memory before there
+// is anything to recover. A stored value is read only up to the 64 KiB a
+// token could need.
+//
 // Only programs that import this package build go-redis, though the
 // module's go.mod names it (as golang.org/x/oauth2's does for its google
 // package's dependencies).

@@ -1,9 +1,11 @@
 package redisstore_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -11,10 +13,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/redistest"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
+	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"github.com/seed9ffb1f9c/recitaloauth/redisstore"
 )
 
@@ -240,4 +244,92 @@ func TestUnreachable(t *testing.T) {
 	if _, ok, err := s.TryLock(ctx, "k", time.Minute); ok || err == nil {
 		t.Errorf("TryLock = %v, %v; want false and an error", ok, err)
 	}
+}
+
+// TestHostileRedis: a server that answers every command with a bulk
+// reply announcing 2^62 bytes makes go-redis panic (makeslice: len out of
+// range) in the goroutine the source runs the store call in. The process
+// must not die of it: Token logs in without the store.
+func TestHostileRedis(t *testing.T) {
+	login := recitaltest.NewServer()
+	defer login.Close()
+	login.AddUser("ana@example.com", "s3cret")
+	client := redis.NewClient(&redis.Options{Addr: fakeRedis(t, "$4611686018427387904\r\n")})
+	defer client.Close()
+	cfg := &recitaloauth.Config{Username: "ana@example.com", Password: "s3cret", AuthURL: login.AuthURL(),
+		Store: redisstore.New(client)}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, login.Client())
+	if _, err := cfg.TokenSource(ctx).Token(); err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if n := login.Logins(); n != 1 {
+		t.Errorf("%d logins, want 1", n)
+	}
+}
+
+// fakeRedis serves RESP on 127.0.0.1 until t ends, answering go-redis's
+// handshake (HELLO: unknown, so RESP2; CLIENT: OK) and every other command
+// with reply, and returns its address.
+func fakeRedis(t *testing.T, reply string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+			go serveFakeRedis(conn, reply)
+		}
+	}()
+	return l.Addr().String()
+}
+
+func serveFakeRedis(conn net.Conn, reply string) {
+	r := bufio.NewReader(conn)
+	for {
+		command, err := readCommand(r)
+		if err != nil {
+			return
+		}
+		answer := reply
+		switch strings.ToUpper(command) {
+		case "HELLO":
+			answer = "-ERR unknown command\r\n"
+		case "CLIENT":
+			answer = "+OK\r\n"
+		}
+		if _, err := io.WriteString(conn, answer); err != nil {
+			return
+		}
+	}
+}
+
+// readCommand reads one RESP command (an array of bulk strings) and
+// returns its name.
+func readCommand(r *bufio.Reader) (string, error) {
+	var n int
+	if _, err := fmt.Fscanf(r, "*%d\r\n", &n); err != nil {
+		return "", err
+	}
+	var name string
+	for i := range n {
+		var size int
+		if _, err := fmt.Fscanf(r, "$%d\r\n", &size); err != nil {
+			return "", err
+		}
+		arg := make([]byte, size+2)
+		if _, err := io.ReadFull(r, arg); err != nil {
+			return "", err
+		}
+		if i == 0 {
+			name = string(arg[:size])
+		}
+	}
+	return name, nil
 }
