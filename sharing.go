@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"time"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 )
 
 const (
@@ -19,9 +21,8 @@ const (
 	// lockPoll is how often a process waiting for another's login looks
 	// at the store (less up to half, at random, so waiters spread out).
 	lockPoll = 50 * time.Millisecond
-	// maxStoredValue bounds what is opened; a real value is a few hundred
-	// bytes.
-	maxStoredValue = 64 << 10
+	// maxStoredValue bounds what is opened, whatever the store.
+	maxStoredValue = storekey.MaxValue
 )
 
 // sharedStore is a source's use of Config.Store: it reads and writes

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/redistest"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"github.com/seed9ffb1f9c/recitaloauth/redisstore"
@@ -194,6 +196,46 @@ func TestUnlockAfterContextEnds(t *testing.T) {
 		t.Fatalf("TryLock after an unlock whose context had ended = %v, %v; want true, nil", ok, err)
 	} else {
 		u()
+	}
+}
+
+// TestLoadBounded: a value up to storekey.MaxValue loads; a larger one,
+// planted by whoever can write Redis, is an error, and Redis does not send
+// it: loading a 64 MiB value allocates well under a MiB, not 64.
+func TestLoadBounded(t *testing.T) {
+	s, client := newStore(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		size    int
+		wantErr string
+	}{
+		{"at the limit", storekey.MaxValue, ""},
+		{"one byte over", storekey.MaxValue + 1, "recitaloauth: redis store: load: a value of 65537 bytes, larger than the 65536 a token could need"},
+		{"64 MiB", 64 << 20, "recitaloauth: redis store: load: a value of 67108864 bytes, larger than the 65536 a token could need"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			value := strings.Repeat("v", tt.size)
+			if err := client.Set(ctx, "recitaloauth:k", value, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			got, err := s.Load(ctx, "k")
+			runtime.ReadMemStats(&after)
+			if tt.wantErr == "" {
+				if err != nil || string(got) != value {
+					t.Errorf("Load = %d bytes, %v; want the %d bytes saved", len(got), err, tt.size)
+				}
+				return
+			}
+			if got != nil || err == nil || err.Error() != tt.wantErr {
+				t.Errorf("Load = %d bytes, %v; want nil and %q", len(got), err, tt.wantErr)
+			}
+			if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 1<<20 {
+				t.Errorf("Load of a %d-byte value allocated %d bytes, want at most 1 MiB", tt.size, allocated)
+			}
+		})
 	}
 }
 
