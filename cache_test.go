@@ -432,3 +432,32 @@ func TestTokenFor(t *testing.T) {
 		step(59*time.Minute+30*time.Second, "token-2", 2) // 30 s left: waits for a login
 	})
 }
+
+// TestIdleSourceHoldsNoCopies: the copies Token hands out come from
+// batches that no source keeps: a source that handed out tokens, one or
+// twenty, keeps no more than one that never did (the transport's path,
+// which needs no copy).
+func TestIdleSourceHoldsNoCopies(t *testing.T) {
+	ctx, cfg := benchContext()
+	newSource := func() oauth2.TokenSource { return cfg.TokenSource(ctx) }
+	tokens := func(n int) func(oauth2.TokenSource) {
+		return func(src oauth2.TokenSource) {
+			for range n {
+				if _, err := src.Token(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	const sources = 500
+	unused := heapPerSource(t, sources, newSource, func(src oauth2.TokenSource) {
+		if _, err := src.(*cachedSource).credential(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, n := range []int{1, 20} {
+		if used := heapPerSource(t, sources, newSource, tokens(n)); used > unused+16 {
+			t.Errorf("a source that handed out %d tokens keeps %.0f B, one that handed out none %.0f B", n, used, unused)
+		}
+	}
+}
