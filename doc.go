@@ -53,10 +53,11 @@
 // answer's Date header, so a server clock minutes off ours changes
 // nothing. Those times are whole seconds, so a second of that lifetime is
 // counted against the token; and when exp, read on our clock, comes
-// sooner than the lifetime says by at most 5 s (a server whose clock is
-// ours, with a Date that lags, as uvicorn's does), exp is the expiry. On
-// a server whose clock is ours (and whose Date lags it by less than 5 s),
-// a token never expires later than its exp.
+// sooner than the lifetime says by at most a minute and half the lifetime
+// (a server whose clock is ours, with a Date that lags, as uvicorn's
+// does), exp is the expiry. On a server whose clock is ours (and whose
+// Date lags it by less than that), a token never expires later than its
+// exp.
 //
 // An idle source runs no goroutine and no timer, and needs no Close. Each
 // Token call returns a token of the caller's own, so one source can feed
