@@ -2,7 +2,6 @@ package recitaloauth
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,8 +20,9 @@ import (
 const maxTokenLifetime = 366 * 24 * time.Hour
 
 // parseAnswer turns a 2xx login answer into a token. started is when the
-// login began on our clock: the lifetime counts from then, which errs on
-// the early side. serverNow is the answer's Date (zero if none), the
+// attempt that got this answer (its POST, not the whole login with its
+// retries) began on our clock: the lifetime counts from then, which errs
+// on the early side. serverNow is the answer's Date (zero if none), the
 // server's clock. password is only there to be scrubbed from what the
 // server says.
 func parseAnswer(body []byte, started, serverNow time.Time, password string) (*oauth2.Token, error) {
@@ -75,7 +75,44 @@ func accessToken(fields map[string]any, password string) (string, error) {
 // So the lifetime is exp − iat when the token says when it was issued,
 // else exp − the answer's Date, and exp − started (our clock) only when
 // the server gives neither.
+//
+// Those times are whole seconds, cut down: a token issued at 0.9 s has an
+// iat (and a Date) of 0 s, so exp − iat is up to a second more than it
+// has left, and that second counts against the token. uvicorn's Date lags
+// further: it is refreshed once a second, and on a kept-alive connection
+// it stays what it was when the connection opened (17 s stale, measured).
+// So when exp read on our clock ends the token sooner than the lifetime
+// does, by no more than clockAgreement or half the lifetime, the two
+// clocks are taken for one and exp is the end: on a server whose clock is
+// ours, the expiry is then never later than exp. A server whose clock is
+// that much behind ours loses as much of each token, never more than half.
 func lifetime(fields map[string]any, access string, started, serverNow time.Time) (time.Duration, error) {
+	claims, isJWT := jwtClaims(access)
+	d, err := claimedLifetime(fields, claims, isJWT, started, serverNow)
+	if err != nil || !isJWT {
+		return d, err
+	}
+	if left := claims.expiry.Sub(started); left < d && d-left <= min(clockAgreement, d/2) {
+		d = left
+	}
+	if d <= 0 {
+		return 0, errors.New("recitaloauth: login answer's token expires as it is issued")
+	}
+	return d, nil
+}
+
+// clockAgreement is how far exp read on our clock may fall short of the
+// lifetime the server's own times give for the two clocks still to be
+// taken for one (and a Date for stale); see lifetime. Clocks that far
+// apart cost a token no more than this.
+const clockAgreement = time.Minute
+
+// claimResolution is that of iat, exp and Date: whole seconds.
+const claimResolution = time.Second
+
+// claimedLifetime is the lifetime the answer's own times give; see
+// lifetime.
+func claimedLifetime(fields map[string]any, claims tokenClaims, isJWT bool, started, serverNow time.Time) (time.Duration, error) {
 	if value, ok := fields["expires_in"]; ok && value != nil {
 		seconds, ok := number(value)
 		if !ok || seconds <= 0 || seconds > maxTokenLifetime.Seconds() {
@@ -83,13 +120,20 @@ func lifetime(fields map[string]any, access string, started, serverNow time.Time
 		}
 		return time.Duration(seconds * float64(time.Second)), nil
 	}
-	claims, ok := jwtClaims(access)
-	if !ok {
+	if !isJWT {
 		return DefaultTokenLifetime, nil
 	}
-	issued := cmp.Or(claims.issued, serverNow, started)
+	// Counted from started, exp needs no allowance: a time cut down to
+	// the second is only earlier.
+	issued, resolution := started, time.Duration(0)
+	switch {
+	case !claims.issued.IsZero():
+		issued, resolution = claims.issued, claimResolution
+	case !serverNow.IsZero():
+		issued, resolution = serverNow, claimResolution
+	}
 	if d := claims.expiry.Sub(issued); d > 0 && d <= maxTokenLifetime {
-		return d, nil
+		return d - resolution, nil
 	}
 	return DefaultTokenLifetime, nil // the server's own times disagree: trust neither
 }

@@ -1,6 +1,7 @@
 package recitaloauth
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -143,6 +144,78 @@ func TestSkewedServerClock(t *testing.T) {
 					}
 				})
 			})
+		}
+	}
+}
+
+// TestWholeSecondClaims: iat, exp and Date are whole seconds, cut down,
+// and uvicorn's Date lags its clock by up to a second more; a login at any
+// fraction of a second, on a server whose clock is ours, must not get an
+// expiry later than exp (which the server refuses from), and should lose
+// no more than a second and the login's own time to the rounding. On a
+// server whose clock is 10 min off ours (or 30 s behind, more than half
+// a 4 s token), the same holds of exp − iat and of exp − a Date that does
+// not lag; and of a 1 h token whose Date is 30 s stale.
+func TestWholeSecondClaims(t *testing.T) {
+	tests := []struct {
+		name      string
+		life      time.Duration // 0: 4 s
+		offset    time.Duration // the server's clock minus ours
+		iat       bool          // the token has iat
+		date      time.Duration // a Date header this far behind the server's clock; -1: none
+		expiresIn bool          // the answer has expires_in
+	}{
+		{"iat", 0, 0, true, -1, false},
+		{"Date", 0, 0, false, 0, false},
+		{"Date a second late, as uvicorn's", 0, 0, false, time.Second, false},
+		{"Date two seconds late", 0, 0, false, 2 * time.Second, false},
+		{"exp alone", 0, 0, false, -1, false},
+		{"expires_in and exp", 0, 0, false, -1, true},
+		{"iat, server 10 min ahead", 0, 10 * time.Minute, true, -1, false},
+		{"iat, server 10 min behind", 0, -10 * time.Minute, true, -1, false},
+		{"Date, server 10 min ahead", 0, 10 * time.Minute, false, 0, false},
+		{"Date, server 10 min behind", 0, -10 * time.Minute, false, 0, false},
+		{"Date, server 30 s behind", 0, -30 * time.Second, false, 0, false},
+		{"Date 30 s stale, as on a kept-alive uvicorn connection", time.Hour, 0, false, 30 * time.Second, false},
+	}
+	for _, tt := range tests {
+		for _, at := range []time.Duration{0, 300 * time.Millisecond, 999 * time.Millisecond} {
+			for _, latency := range []time.Duration{0, 250 * time.Millisecond} {
+				t.Run(fmt.Sprintf("%s/at %v/latency %v", tt.name, at, latency), func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						var exp time.Time
+						login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+							time.Sleep(latency)
+							now := time.Now().Add(tt.offset)
+							exp = now.Add(cmp.Or(tt.life, 4*time.Second)).Truncate(time.Second)
+							claims := map[string]any{"sub": "ana", "exp": exp.Unix()}
+							if tt.iat {
+								claims["iat"] = now.Unix()
+							}
+							if tt.date >= 0 {
+								w.Header().Set("Date", now.Add(-tt.date).UTC().Format(http.TimeFormat))
+							}
+							answer := map[string]any{"access_token": jwt(t, claims), "token_type": "bearer"}
+							if tt.expiresIn {
+								answer["expires_in"] = cmp.Or(tt.life, 4*time.Second).Seconds()
+							}
+							json.NewEncoder(w).Encode(answer)
+						})
+						time.Sleep(at)
+						tok, err := testConfig().Token(withHandler(login))
+						if err != nil {
+							t.Fatal(err)
+						}
+						exp = exp.Add(-tt.offset) // on our clock
+						if tok.Expiry.After(exp) {
+							t.Errorf("expiry %v after exp, want at or before it", tok.Expiry.Sub(exp))
+						}
+						if lost := exp.Sub(tok.Expiry); lost > time.Second+latency {
+							t.Errorf("expiry %v before exp, want at most %v", lost, time.Second+latency)
+						}
+					})
+				})
+			}
 		}
 	}
 }

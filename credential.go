@@ -2,6 +2,7 @@ package recitaloauth
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,11 +48,40 @@ func newCredential(tok *oauth2.Token) *credential {
 }
 
 // copyToken returns a token of the caller's own: oauth2.ReuseTokenSource
-// writes into the tokens it receives.
+// writes into the tokens it receives, so one source feeding several
+// oauth2.NewClient clients must not hand them one token. Allocating each
+// copy was most of a cached Token call's time; so copies are carved out
+// of batches of tokenBatchSize, one allocation each, kept in a sync.Pool:
+// each P has a batch of its own, with no lock or counter to contend on,
+// and an idle source holds none. Each slot is handed out once, filled at
+// hand-out, and never written again.
 func (c *credential) copyToken() *oauth2.Token {
-	tok := *c.token
-	return &tok
+	b, _ := tokenBatches.Get().(*tokenBatch)
+	if b == nil {
+		b = new(tokenBatch)
+	}
+	tok := &b.tokens[b.next]
+	*tok = *c.token
+	if b.next++; b.next < len(b.tokens) {
+		tokenBatches.Put(b)
+	}
+	return tok
 }
+
+// tokenBatchSize is how many tokens one allocation makes. A caller that
+// keeps one token keeps its whole batch (about 1.7 KiB), with what the
+// other slots point to, until it lets go of it: a few KiB at most per
+// oauth2.NewClient client, which keeps one token at a time.
+const tokenBatchSize = 16
+
+// tokenBatch is tokens for copyToken to hand out, from next on; only the
+// goroutine that took it from tokenBatches touches it.
+type tokenBatch struct {
+	tokens [tokenBatchSize]oauth2.Token
+	next   int
+}
+
+var tokenBatches sync.Pool // of *tokenBatch with slots left
 
 // credentialSource is what the transport needs from a token source: a
 // credential, and a way to report that the server refused one.

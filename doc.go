@@ -51,7 +51,13 @@
 // When the answer has no expires_in (FastAPI's does not), the lifetime is
 // read from the JWT on the server's own clock: exp − iat, else exp − the
 // answer's Date header, so a server clock minutes off ours changes
-// nothing.
+// nothing. Those times are whole seconds, so a second of that lifetime is
+// counted against the token; and when exp, read on our clock, comes
+// sooner than the lifetime says by at most a minute and half the lifetime
+// (a server whose clock is ours, with a Date that lags, as uvicorn's
+// does), exp is the expiry. On a server whose clock is ours (and whose
+// Date lags it by less than that), a token never expires later than its
+// exp.
 //
 // An idle source runs no goroutine and no timer, and needs no Close. Each
 // Token call returns a token of the caller's own, so one source can feed
@@ -116,8 +122,10 @@
 //   - the store never makes things worse: the store calls of one login
 //     are bounded together by a second, even calls that ignore their
 //     context (then the login leaves the store alone), an unlock is
-//     waited for only within that second, and a store that fails costs a
-//     login, never a Token call that a login would serve.
+//     waited for only within that second, a store call that panics is a
+//     failure (and the login leaves that store alone), never the end of
+//     the process, and a store that fails costs a login, never a Token
+//     call that a login would serve.
 //
 // Stored times are the wall clock of the process that saved them: the
 // machines of a fleet need synchronised clocks (NTP), as for any token
@@ -146,7 +154,8 @@
 //
 //   - Info: each login that succeeded (reason: first use, early refresh,
 //     expired or after a 401; duration; attempts; the token's lifetime),
-//     and each token taken from the store instead of a login;
+//     each token taken from the store instead of a login, and a store
+//     that works again after it failed;
 //   - Warn: each failed login (error with the server's detail, HTTP
 //     status, attempts, when the next may happen), each token refused
 //     with 401 and dropped (and whether it came from the store), a store

@@ -216,6 +216,9 @@ func TestLoginErrors(t *testing.T) {
 		{"200 with detail and no token", 200, nil, `{"detail":"Account locked"}`,
 			result{"recitaloauth: login answer has no access_token: Account locked", 0, 1}},
 		{"200 bad JSON", 200, nil, `{"access_token":`, result{"recitaloauth: login answer is not a JSON object", 0, 1}},
+		// exp − iat is 1 s, which the second of resolution takes whole.
+		{"200 token living a second", 200, nil, `{"access_token":"eyJhbGciOiJub25lIn0.eyJpYXQiOjEwMDAwMDAwMDAsImV4cCI6MTAwMDAwMDAwMX0.c2ln"}`,
+			result{"recitaloauth: login answer's token expires as it is issued", 0, 1}},
 		{"200 HTML", 200, nil, `<html>hi</html>`, result{"recitaloauth: login answer is not a JSON object", 0, 1}},
 		{"200 null", 200, nil, `null`, result{"recitaloauth: login answer is not a JSON object", 0, 1}},
 		{"200 array", 200, nil, `[{"access_token":"abc"}]`, result{"recitaloauth: login answer is not a JSON object", 0, 1}},

@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 )
 
 const (
@@ -20,9 +23,8 @@ const (
 	// lockPoll is how often a process waiting for another's login looks
 	// at the store (less up to half, at random, so waiters spread out).
 	lockPoll = 50 * time.Millisecond
-	// maxStoredValue bounds what is opened; a real value is a few hundred
-	// bytes.
-	maxStoredValue = 64 << 10
+	// maxStoredValue bounds what is opened, whatever the store.
+	maxStoredValue = storekey.MaxValue
 )
 
 // sharedStore is a source's use of Config.Store: it reads and writes
@@ -169,15 +171,18 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 // not leave the lock held until it lapses, and an unlock that hangs must
 // not hold the token back longer.
 func (s *sharedStore) release(unlock func()) {
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		unlock()
-		close(done)
+		_, err := guarded(func() (struct{}, error) { unlock(); return struct{}{}, nil })
+		done <- err
 	}()
 	timer := time.NewTimer(max(storeBudget-s.spent, 0))
 	defer timer.Stop()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			s.result(context.Background(), "unlock", err)
+		}
 	case <-timer.C:
 	}
 }
@@ -283,12 +288,15 @@ func bounded[T any](s *sharedStore, ctx context.Context, call func(context.Conte
 	}
 	results := make(chan result, 1)
 	go func() {
-		value, err := call(ctx)
+		value, err := guarded(func() (T, error) { return call(ctx) })
 		results <- result{value, err}
 	}()
 	select {
 	case r := <-results:
-		if r.err != nil && ctx.Err() != nil && !errors.Is(r.err, context.Canceled) {
+		switch {
+		case errors.Is(r.err, errPanicked):
+			s.spent = storeBudget // a store that panics is broken: leave it alone
+		case r.err != nil && ctx.Err() != nil && !errors.Is(r.err, context.Canceled):
 			r.err = errNoAnswer // the store gave up at our bound
 		}
 		return r.value, r.err
@@ -296,10 +304,41 @@ func bounded[T any](s *sharedStore, ctx context.Context, call func(context.Conte
 		if abandoned != nil {
 			go func() {
 				if r := <-results; r.err == nil {
-					abandoned(r.value)
+					guarded(func() (struct{}, error) { abandoned(r.value); return struct{}{}, nil })
 				}
 			}()
 		}
 		return zero, errNoAnswer
 	}
 }
+
+// guarded makes a store call that panics fail instead: the call runs in a
+// goroutine of the source's, where a panic would end the process, and a
+// store (or its client: go-redis, on a reply announcing a value of 2^62
+// bytes) must not be able to crash it.
+func guarded[T any](call func() (T, error)) (value T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			value, err = zero, panicError(p)
+		}
+	}()
+	return call()
+}
+
+// panicError is the error for a store call that panicked with p. Only the
+// runtime's own words are kept ("makeslice: len out of range"): they hold
+// types and numbers, nothing of the caller's. Any other value is the
+// store's own, which may quote what it holds (a connection string with
+// its password), so only its type is named.
+func panicError(p any) error {
+	if re, ok := p.(runtime.Error); ok {
+		return fmt.Errorf("%w: %v", errPanicked, re)
+	}
+	return fmt.Errorf("%w (with a %T)", errPanicked, p)
+}
+
+// errPanicked is in the error of every store call that panicked: the
+// login leaves such a store alone for the rest of it, as one that used up
+// its budget.
+var errPanicked = errors.New("recitaloauth: the store panicked")

@@ -20,9 +20,10 @@ import (
 // salt, it buys at most two key derivations per login, and a value put
 // back after a 401 is not used.
 //
-// A source bounds every call (about a second) and goes on without the
-// store when a call fails or hangs: a store never fails a Token call that
-// a login would serve. Implementations must be safe for concurrent use.
+// A source bounds the store calls of one login together (about a second
+// in all, shared by its loads, lock, save and delete, not a second each)
+// and goes on without the store when a call fails, hangs or panics: a
+// store never fails a Token call that a login would serve. Implementations must be safe for concurrent use.
 type Store interface {
 	// Load returns the value saved under key, or nil and no error when
 	// there is none.

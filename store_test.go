@@ -3,6 +3,7 @@ package recitaloauth
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 )
 
@@ -18,16 +20,18 @@ import (
 // test as a file or Redis store is by processes. It counts its calls, and
 // can be made to fail or to hang (ignoring its context) on every call.
 type memStore struct {
-	mu         sync.Mutex
-	values     map[string][]byte
-	locks      map[string]time.Time // key → when the lock lapses
-	saves      int
-	calls      int // every call but unlock
-	fail       error
-	delay      time.Duration // each call takes this long
-	hang       chan struct{} // calls block until it is closed
-	stuck      chan struct{} // unlock blocks until it is closed
-	slowUnlock time.Duration // unlock takes this long
+	mu           sync.Mutex
+	values       map[string][]byte
+	locks        map[string]time.Time // key → when the lock lapses
+	saves        int
+	calls        int // every call but unlock
+	fail         error
+	delay        time.Duration // each call takes this long
+	hang         chan struct{} // calls block until it is closed
+	stuck        chan struct{} // unlock blocks until it is closed
+	slowUnlock   time.Duration // unlock takes this long
+	panics       any           // if set, Load panics with it
+	unlockPanics any           // if set, unlock panics with it
 }
 
 func newMemStore() *memStore {
@@ -47,6 +51,12 @@ func (m *memStore) enter() error {
 }
 
 func (m *memStore) Load(_ context.Context, key string) ([]byte, error) {
+	m.mu.Lock()
+	p := m.panics
+	m.mu.Unlock()
+	if p != nil {
+		panic(p)
+	}
 	if err := m.enter(); err != nil {
 		return nil, err
 	}
@@ -88,8 +98,11 @@ func (m *memStore) TryLock(_ context.Context, key string, ttl time.Duration) (fu
 		return nil, false, nil
 	}
 	m.locks[key] = time.Now().Add(ttl)
-	stuck, slow := m.stuck, m.slowUnlock
+	stuck, slow, p := m.stuck, m.slowUnlock, m.unlockPanics
 	return func() {
+		if p != nil {
+			panic(p)
+		}
 		if stuck != nil {
 			<-stuck
 		}
@@ -373,6 +386,65 @@ func TestStoreNeverWorse(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestStorePanics: a store call that panics, in the goroutine the store
+// budget runs it in or in the one that lets go of a lock, does not end
+// the process: it is a store failure, logged once at Warn, and the source
+// logs in without the store. A panic value that is not the runtime's own
+// may quote what the store holds, so the record names its type only.
+func TestStorePanics(t *testing.T) {
+	const secret = "redis://:hunter2@cache:6379"
+	tests := []struct {
+		name    string
+		break_  func(*memStore)
+		wantErr string
+	}{
+		{"load panics in the runtime", func(m *memStore) { m.panics = runtimeError() },
+			"recitaloauth: the store panicked: runtime error: index out of range [3] with length 0"},
+		{"load panics with its own words", func(m *memStore) { m.panics = "cannot reach " + secret },
+			"recitaloauth: the store panicked (with a string)"},
+		{"unlock panics", func(m *memStore) { m.unlockPanics = errors.New(secret) },
+			"recitaloauth: the store panicked (with a *errors.errorString)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				login, store, logs := newLoginServer(), newMemStore(), &logRecorder{}
+				tt.break_(store)
+				tok, err := storeSource(store, login, func(c *Config) { c.Logger = logs.logger() }).Token()
+				if err != nil || tok.AccessToken != "token-1" {
+					t.Fatalf("Token = %v, %v; want token-1 from a login", tok, err)
+				}
+				var warnings []string
+				for line := range strings.Lines(logs.text()) {
+					var rec struct{ Level, Msg, Error string }
+					if err := json.Unmarshal([]byte(line), &rec); err != nil {
+						t.Fatal(err)
+					}
+					if rec.Level == "WARN" {
+						warnings = append(warnings, rec.Msg+": "+rec.Error)
+					}
+				}
+				want := []string{"recitaloauth: token store failed, going on without it: " + tt.wantErr}
+				if diff := cmp.Diff(want, warnings); diff != "" {
+					t.Errorf("warnings mismatch (-want +got):\n%s", diff)
+				}
+				if strings.Contains(logs.text(), "hunter2") {
+					t.Errorf("the log holds the panic's secret:\n%s", logs.text())
+				}
+			})
+		})
+	}
+}
+
+// runtimeError returns the value an index out of range panics with.
+func runtimeError() (p any) {
+	defer func() { p = recover() }()
+	var s []int
+	i := 3
+	_ = s[i]
+	return nil
 }
 
 // TestStoreWaitBounded: processes waiting for another's login that hangs

@@ -14,6 +14,15 @@
 // open nor forge (see [recitaloauth.Store]); its lock lets one process log
 // in while the others wait for its token. Keys start with "recitaloauth:".
 //
+// The Redis server itself must be trusted not to exhaust the process's
+// memory, and reached over TLS or on loopback so that nobody between can
+// answer for it: whatever it announces, go-redis allocates before it
+// reads. A reply announcing an impossible size (2^62 bytes) panics inside
+// go-redis, which the source recovers from (it goes on without the store),
+// but one announcing a possible size (a TiB) exhausts memory before there
+// is anything to recover. A stored value is read only up to the 64 KiB a
+// token could need.
+//
 // Only programs that import this package build go-redis, though the
 // module's go.mod names it (as golang.org/x/oauth2's does for its google
 // package's dependencies).
@@ -50,6 +59,17 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
+// loadBounded returns KEYS[1]'s value if it is at most ARGV[1] bytes, its
+// size (an integer) if it is larger, and nil if there is none: Redis sends
+// no more than a token could need, so that a huge value planted in it
+// costs this process nothing.
+var loadBounded = redis.NewScript(`
+local size = redis.call("STRLEN", KEYS[1])
+if size > tonumber(ARGV[1]) then
+	return size
+end
+return redis.call("GET", KEYS[1])`)
+
 // Store is a [recitaloauth.Store] and a [recitaloauth.Locker] in Redis.
 // It is safe for concurrent use, as its client is.
 //
@@ -74,19 +94,26 @@ func New(client redis.UniversalClient) *Store {
 }
 
 // Load returns the value saved under key, or nil and no error when there
-// is none, or it has expired.
+// is none, or it has expired. A value larger than 64 KiB is an error, and
+// is not read: a Lua script checks its size first.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if err := storekey.Check(key); err != nil {
 		return nil, err
 	}
-	value, err := s.client.Get(ctx, keyPrefix+key).Bytes()
+	reply, err := loadBounded.Run(ctx, s.client, []string{keyPrefix + key}, storekey.MaxValue).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("recitaloauth: redis store: load: %w", err)
 	}
-	return value, nil
+	switch reply := reply.(type) {
+	case string:
+		return []byte(reply), nil
+	case int64:
+		return nil, fmt.Errorf("recitaloauth: redis store: load: a value of %d bytes, larger than the %d a token could need", reply, storekey.MaxValue)
+	}
+	return nil, fmt.Errorf("recitaloauth: redis store: load: unexpected reply of type %T", reply)
 }
 
 // Save replaces key's value with value, for Redis to drop at expiry. The

@@ -1,20 +1,26 @@
 package redisstore_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/redistest"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
+	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"github.com/seed9ffb1f9c/recitaloauth/redisstore"
 )
 
@@ -193,6 +199,46 @@ func TestUnlockAfterContextEnds(t *testing.T) {
 	}
 }
 
+// TestLoadBounded: a value up to storekey.MaxValue loads; a larger one,
+// planted by whoever can write Redis, is an error, and Redis does not send
+// it: loading a 64 MiB value allocates well under a MiB, not 64.
+func TestLoadBounded(t *testing.T) {
+	s, client := newStore(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		size    int
+		wantErr string
+	}{
+		{"at the limit", storekey.MaxValue, ""},
+		{"one byte over", storekey.MaxValue + 1, "recitaloauth: redis store: load: a value of 65537 bytes, larger than the 65536 a token could need"},
+		{"64 MiB", 64 << 20, "recitaloauth: redis store: load: a value of 67108864 bytes, larger than the 65536 a token could need"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			value := strings.Repeat("v", tt.size)
+			if err := client.Set(ctx, "recitaloauth:k", value, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			got, err := s.Load(ctx, "k")
+			runtime.ReadMemStats(&after)
+			if tt.wantErr == "" {
+				if err != nil || string(got) != value {
+					t.Errorf("Load = %d bytes, %v; want the %d bytes saved", len(got), err, tt.size)
+				}
+				return
+			}
+			if got != nil || err == nil || err.Error() != tt.wantErr {
+				t.Errorf("Load = %d bytes, %v; want nil and %q", len(got), err, tt.wantErr)
+			}
+			if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 1<<20 {
+				t.Errorf("Load of a %d-byte value allocated %d bytes, want at most 1 MiB", tt.size, allocated)
+			}
+		})
+	}
+}
+
 // A ttl under a millisecond is refused, as a lock that might never expire;
 // it and a bad key (refused: see the contract's BadKeys) write nothing.
 func TestBadArguments(t *testing.T) {
@@ -240,4 +286,92 @@ func TestUnreachable(t *testing.T) {
 	if _, ok, err := s.TryLock(ctx, "k", time.Minute); ok || err == nil {
 		t.Errorf("TryLock = %v, %v; want false and an error", ok, err)
 	}
+}
+
+// TestHostileRedis: a server that answers every command with a bulk
+// reply announcing 2^62 bytes makes go-redis panic (makeslice: len out of
+// range) in the goroutine the source runs the store call in. The process
+// must not die of it: Token logs in without the store.
+func TestHostileRedis(t *testing.T) {
+	login := recitaltest.NewServer()
+	defer login.Close()
+	login.AddUser("ana@example.com", "s3cret")
+	client := redis.NewClient(&redis.Options{Addr: fakeRedis(t, "$4611686018427387904\r\n")})
+	defer client.Close()
+	cfg := &recitaloauth.Config{Username: "ana@example.com", Password: "s3cret", AuthURL: login.AuthURL(),
+		Store: redisstore.New(client)}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, login.Client())
+	if _, err := cfg.TokenSource(ctx).Token(); err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if n := login.Logins(); n != 1 {
+		t.Errorf("%d logins, want 1", n)
+	}
+}
+
+// fakeRedis serves RESP on 127.0.0.1 until t ends, answering go-redis's
+// handshake (HELLO: unknown, so RESP2; CLIENT: OK) and every other command
+// with reply, and returns its address.
+func fakeRedis(t *testing.T, reply string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+			go serveFakeRedis(conn, reply)
+		}
+	}()
+	return l.Addr().String()
+}
+
+func serveFakeRedis(conn net.Conn, reply string) {
+	r := bufio.NewReader(conn)
+	for {
+		command, err := readCommand(r)
+		if err != nil {
+			return
+		}
+		answer := reply
+		switch strings.ToUpper(command) {
+		case "HELLO":
+			answer = "-ERR unknown command\r\n"
+		case "CLIENT":
+			answer = "+OK\r\n"
+		}
+		if _, err := io.WriteString(conn, answer); err != nil {
+			return
+		}
+	}
+}
+
+// readCommand reads one RESP command (an array of bulk strings) and
+// returns its name.
+func readCommand(r *bufio.Reader) (string, error) {
+	var n int
+	if _, err := fmt.Fscanf(r, "*%d\r\n", &n); err != nil {
+		return "", err
+	}
+	var name string
+	for i := range n {
+		var size int
+		if _, err := fmt.Fscanf(r, "$%d\r\n", &size); err != nil {
+			return "", err
+		}
+		arg := make([]byte, size+2)
+		if _, err := io.ReadFull(r, arg); err != nil {
+			return "", err
+		}
+		if i == 0 {
+			name = string(arg[:size])
+		}
+	}
+	return name, nil
 }

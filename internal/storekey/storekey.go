@@ -1,8 +1,15 @@
-// Package storekey holds the one rule for the keys a store is given, so
-// that the file store and the redis store agree on it.
+// Package storekey holds the one rule for the keys a store is given, and
+// the one limit on its values, so that the file store, the redis store and
+// the source agree on them.
 package storekey
 
 import "fmt"
+
+// MaxValue bounds a value, for every store and for the source that opens
+// it: a sealed token is a few hundred bytes, and a larger value is not one
+// of ours. A store reads no more than this of what it holds, so that a
+// huge value planted in it costs no memory.
+const MaxValue = 64 << 10
 
 // MaxLen bounds a key, so that a file store's "<key>.token" stays well
 // inside the 255 bytes a file name may have.
