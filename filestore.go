@@ -17,10 +17,6 @@ import (
 )
 
 const (
-	// maxFileValue bounds a value, saved or read: a sealed token is a few
-	// hundred bytes, and a larger file is not one of ours.
-	maxFileValue = 64 << 10
-
 	// maxMutexWait bounds the wait for a key's mutex file, which Save and
 	// Delete hold only for a rename or a read-compare-remove: a longer
 	// wait means a holder stopped in the middle, and the caller is better
@@ -141,8 +137,8 @@ func (s *FileStore) Save(ctx context.Context, key string, value []byte, expiry t
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	if len(value) > maxFileValue {
-		return fmt.Errorf("recitaloauth: file store: value of %d bytes: want at most %d", len(value), maxFileValue)
+	if len(value) > storekey.MaxValue {
+		return fmt.Errorf("recitaloauth: file store: value of %d bytes: want at most %d", len(value), storekey.MaxValue)
 	}
 	dir, err := s.openDir(true)
 	if err != nil {
@@ -357,7 +353,7 @@ func lockMutex(ctx context.Context, dir *os.Root, key string) (unlock func(), er
 }
 
 // readPrivate reads name in dir if it is a private regular file of the
-// user's of at most maxFileValue bytes; a missing file is nil and no
+// user's of at most storekey.MaxValue bytes; a missing file is nil and no
 // error. The checks apply to the file opened, not to the name, so that a
 // file swapped in between is caught.
 func readPrivate(dir *os.Root, name string) ([]byte, error) {
@@ -369,12 +365,12 @@ func readPrivate(dir *os.Root, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileValue+1))
+	data, err := io.ReadAll(io.LimitReader(f, storekey.MaxValue+1))
 	if err != nil {
 		return nil, fmt.Errorf("recitaloauth: file store: %w", err)
 	}
-	if len(data) > maxFileValue {
-		return nil, fmt.Errorf("recitaloauth: file store: %s is larger than %d bytes", f.Name(), maxFileValue)
+	if len(data) > storekey.MaxValue {
+		return nil, fmt.Errorf("recitaloauth: file store: %s is larger than %d bytes", f.Name(), storekey.MaxValue)
 	}
 	return data, nil
 }
@@ -387,7 +383,7 @@ func openLockFile(dir *os.Root, name string) (*os.File, error) {
 
 // openChecked opens name in dir with open and checks what it opened: not
 // a link, a regular file of at most
-// maxFileValue bytes, private to the user. A missing file is an error
+// storekey.MaxValue bytes, private to the user. A missing file is an error
 // that wraps fs.ErrNotExist.
 func openChecked(dir *os.Root, name string, open func() (*os.File, error)) (*os.File, error) {
 	f, err := open()
@@ -425,8 +421,8 @@ func checkOpened(dir *os.Root, name string, f *os.File) error {
 	switch {
 	case !info.Mode().IsRegular():
 		return fmt.Errorf("recitaloauth: file store: %s is not a regular file", path)
-	case info.Size() > maxFileValue:
-		return fmt.Errorf("recitaloauth: file store: %s is larger than %d bytes", path, maxFileValue)
+	case info.Size() > storekey.MaxValue:
+		return fmt.Errorf("recitaloauth: file store: %s is larger than %d bytes", path, storekey.MaxValue)
 	}
 	return checkFile(path, f, info)
 }

@@ -23,8 +23,6 @@ const (
 	// lockPoll is how often a process waiting for another's login looks
 	// at the store (less up to half, at random, so waiters spread out).
 	lockPoll = 50 * time.Millisecond
-	// maxStoredValue bounds what is opened, whatever the store.
-	maxStoredValue = storekey.MaxValue
 )
 
 // sharedStore is a source's use of Config.Store: it reads and writes
@@ -198,7 +196,7 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	if err != nil || value == nil {
 		return nil
 	}
-	if len(value) > maxStoredValue {
+	if len(value) > storekey.MaxValue {
 		s.log.Debug("recitaloauth: ignored a stored value too large to be a token", "bytes", len(value))
 		return nil
 	}
