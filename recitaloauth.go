@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
+
 	"golang.org/x/oauth2"
 )
 
@@ -148,7 +150,7 @@ func (c Config) String() string {
 		b.WriteString(redactedText)
 	}
 	b.WriteString(", AuthURL: ")
-	b.WriteString(quote(redactedURL(c.AuthURL)))
+	b.WriteString(quote(secret.URL(c.AuthURL)))
 	if c.LoginTimeout != 0 {
 		b.WriteString(", LoginTimeout: ")
 		b.WriteString(c.LoginTimeout.String())
@@ -176,7 +178,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		Password     string
 		AuthURL      string
 		LoginTimeout time.Duration
-	}{c.Username, redacted(c.Password), redactedURL(c.AuthURL), c.LoginTimeout})
+	}{c.Username, redacted(c.Password), secret.URL(c.AuthURL), c.LoginTimeout})
 }
 
 // LogValue describes c to log/slog without its password, nor the password
@@ -185,7 +187,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("username", c.Username),
 		slog.String("password", redacted(c.Password)),
-		slog.String("auth_url", redactedURL(c.authURL())),
+		slog.String("auth_url", secret.URL(c.AuthURL)),
 	)
 }
 

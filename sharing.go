@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 )
 
 const (
@@ -18,9 +21,6 @@ const (
 	// lockPoll is how often a process waiting for another's login looks
 	// at the store (less up to half, at random, so waiters spread out).
 	lockPoll = 50 * time.Millisecond
-	// maxStoredValue bounds what is opened; a real value is a few hundred
-	// bytes.
-	maxStoredValue = 64 << 10
 )
 
 // sharedStore is a source's use of Config.Store: it reads and writes
@@ -126,7 +126,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 			}
 			return held.unlock, nil, nil
 		case time.Since(start) >= s.maxLockWait:
-			s.log.Warn("recitaloauth: another process has held the store's lock too long, logging in without it",
+			s.log.Warn("recitaloauth: another process has held the store's lock too long, logging in without it", event.Attr(event.LockHeldLong),
 				"waited", time.Since(start).Round(time.Millisecond))
 			return noop, nil, nil
 		}
@@ -170,7 +170,7 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	if err != nil || value == nil {
 		return nil
 	}
-	if len(value) > maxStoredValue {
+	if len(value) > storekey.MaxValue {
 		s.log.Debug("recitaloauth: ignored a stored value too large to be a token", "bytes", len(value))
 		return nil
 	}
@@ -195,7 +195,7 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	default:
 		return nil
 	}
-	s.log.Info("recitaloauth: token from the store", "reason", f.reason,
+	s.log.Info("recitaloauth: token from the store", event.Attr(event.FromStore), "reason", f.reason,
 		"left", cred.token.Expiry.Sub(now).Round(time.Second))
 	return cred
 }
@@ -223,10 +223,10 @@ func (s *sharedStore) result(ctx context.Context, op string, err error) {
 	case err != nil && ctx.Err() != nil:
 	case err == nil && s.failing:
 		s.failing = false
-		s.log.Info("recitaloauth: token store works again")
+		s.log.Info("recitaloauth: token store works again", event.Attr(event.StoreWorks))
 	case err != nil && !s.failing:
 		s.failing = true
-		s.log.Warn("recitaloauth: token store failed, going on without it", "op", op, "error", err.Error())
+		s.log.Warn("recitaloauth: token store failed, going on without it", event.Attr(event.StoreFailed), "op", op, "error", err.Error())
 	}
 }
 

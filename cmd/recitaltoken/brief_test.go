@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 )
 
 // TestVerbose checks -v's lines on stderr, and that stdout stays the
@@ -63,7 +64,11 @@ func TestVerbose(t *testing.T) {
 	}
 }
 
+// TestBrief: -v knows a record by its event, whatever its message says
+// (each case logs a message the library never writes), says a failed
+// login not at all (the exit message does), and never "next try".
 func TestBrief(t *testing.T) {
+	const reworded = "recitaloauth: words that may change"
 	tests := []struct {
 		name string
 		log  func(*slog.Logger)
@@ -72,7 +77,7 @@ func TestBrief(t *testing.T) {
 		{
 			name: "logged in",
 			log: func(l *slog.Logger) {
-				l.Info("recitaloauth: logged in", "reason", "early refresh", "duration", 1500*time.Millisecond,
+				l.Info(reworded, event.Attr(event.LoggedIn), "reason", "early refresh", "duration", 1500*time.Millisecond,
 					"attempts", 2, "lifetime", 90*time.Minute)
 			},
 			want: "recitaltoken: logged in in 1 s (early refresh), the token lives 1 h 30 min\n",
@@ -80,31 +85,45 @@ func TestBrief(t *testing.T) {
 		{
 			name: "token from the store",
 			log: func(l *slog.Logger) {
-				l.Info("recitaloauth: token from the store", "reason", "first use", "left", 41*time.Minute+30*time.Second)
+				l.Info(reworded, event.Attr(event.FromStore), "reason", "first use", "left", 41*time.Minute+30*time.Second)
 			},
 			want: "recitaltoken: token from the cache, 41 min left\n",
 		},
 		{
-			name: "login failed",
+			name: "login failed: the exit message says it",
 			log: func(l *slog.Logger) {
-				l.Warn("recitaloauth: login failed", "reason", "first use", "error", "recitaloauth: login failed: dial tcp: refused",
+				l.Warn(reworded, event.Attr(event.LoginFailed), "reason", "first use", "error", "recitaloauth: login failed: dial tcp: refused",
 					"attempts", 3, "retry_in", time.Second, "status", 503)
 			},
-			want: "recitaltoken: login failed: login failed: dial tcp: refused; next try in 1 s\n",
 		},
 		{
 			name: "token refused",
 			log: func(l *slog.Logger) {
-				l.Warn("recitaloauth: token refused, dropped", "status", 401, "age", time.Minute)
+				l.Warn(reworded, event.Attr(event.Refused), "status", 401, "age", time.Minute)
 			},
-			want: "recitaltoken: token refused (401), dropped\n",
+			want: "recitaltoken: the server refused the token (401): dropped from the cache\n",
 		},
 		{
 			name: "store failed",
 			log: func(l *slog.Logger) {
-				l.Warn("recitaloauth: token store failed, going on without it", "op", "load", "error", errors.New("permission denied").Error())
+				l.Warn(reworded, event.Attr(event.StoreFailed), "op", "load", "error", errors.New("permission denied").Error())
 			},
-			want: "recitaltoken: token store failed, going on without it: permission denied\n",
+			want: "recitaltoken: the cache failed, going on without it: permission denied\n",
+		},
+		{
+			name: "store works again",
+			log:  func(l *slog.Logger) { l.Info(reworded, event.Attr(event.StoreWorks)) },
+			want: "recitaltoken: the cache works again\n",
+		},
+		{
+			name: "lock held long",
+			log:  func(l *slog.Logger) { l.Warn(reworded, event.Attr(event.LockHeldLong), "waited", time.Second) },
+			want: "recitaltoken: another run held the cache's lock too long: logging in without it\n",
+		},
+		{
+			name: "event from WithAttrs",
+			log:  func(l *slog.Logger) { l.With(event.Attr(event.StoreWorks)).Info(reworded) },
+			want: "recitaltoken: the cache works again\n",
 		},
 		{
 			name: "unknown record",

@@ -228,19 +228,19 @@ func TestErrors(t *testing.T) {
 			name:       "unknown flag",
 			args:       []string{"-password", password},
 			wantCode:   2,
-			wantStderr: "recitaltoken: flag provided but not defined: -password\nusage: recitaltoken [-check | -json] [-no-cache] [-password-stdin] [-v]\nRun 'recitaltoken -h' for help.\n",
+			wantStderr: "recitaltoken: flag provided but not defined: -password\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
 		},
 		{
 			name:       "argument",
 			args:       []string{"token"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: unexpected argument \"token\"\nusage: recitaltoken [-check | -json] [-no-cache] [-password-stdin] [-v]\nRun 'recitaltoken -h' for help.\n",
+			wantStderr: "recitaltoken: unexpected argument \"token\"\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
 		},
 		{
 			name:       "-check with -json",
 			args:       []string{"-check", "-json"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: -check and -json cannot be used together\nusage: recitaltoken [-check | -json] [-no-cache] [-password-stdin] [-v]\nRun 'recitaltoken -h' for help.\n",
+			wantStderr: "recitaltoken: -check and -json cannot be used together\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
 		},
 		{
 			name:       "-password-stdin with a service token",

@@ -1,5 +1,6 @@
-// Package storekey holds the one rule for the keys a store is given, so
-// that the file store and the redis store agree on it.
+// Package storekey holds the one rule for the keys a store is given, and
+// the one bound on its values, so that the source, the file store and
+// the redis store agree on them.
 package storekey
 
 import "fmt"
@@ -7,6 +8,10 @@ import "fmt"
 // MaxLen bounds a key, so that a file store's "<key>.token" stays well
 // inside the 255 bytes a file name may have.
 const MaxLen = 200
+
+// MaxValue bounds a stored value, saved or read: a sealed token is a few
+// hundred bytes, and a larger value is not one of ours.
+const MaxValue = 64 << 10
 
 // Check returns an error unless key is 1 to [MaxLen] ASCII letters,
 // digits and '-': such a key is a safe file name on every system (no
