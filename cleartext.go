@@ -42,3 +42,19 @@ func throughProxy(req *http.Request, rt http.RoundTripper) string {
 	}
 	return "refusing to send credentials in clear text to http://" + req.URL.Host + " through a proxy: use https, or no proxy for it"
 }
+
+// pin makes req dial the address cleartext.Pinned gives for its URL,
+// keeping the name in its Host header: http://localhost is trusted as
+// loopback, so it must not go wherever a resolver says localhost is. It
+// reports whether it changed req.
+func pin(req *http.Request) bool {
+	pinned, ok := cleartext.Pinned(req.URL)
+	if !ok {
+		return false
+	}
+	if req.Host == "" {
+		req.Host = req.URL.Host
+	}
+	req.URL = pinned
+	return true
+}

@@ -64,7 +64,8 @@
 // 1 s doubling to 1 min); the token goes only to the host the caller asked
 // for, not to another host it is redirected to, nor back from there; and a
 // request in clear text is refused unless it goes straight to a loopback
-// host.
+// address (http://localhost is sent to 127.0.0.1, not to whatever a
+// resolver names).
 //
 // # Sharing tokens between processes
 //

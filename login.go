@@ -100,6 +100,7 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 	if err != nil {
 		return nil, -1, fmt.Errorf("recitaloauth: cannot make the login request: %w", err)
 	}
+	pin(req)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)

@@ -58,7 +58,8 @@ type Config struct {
 	// AuthURL is the login URL, query included. "" means [DefaultAuthURL].
 	// It must be https, or http to a loopback host (tests, local proxies)
 	// that the HTTP client reaches directly: not through a proxy, which
-	// would see the password in clear.
+	// would see the password in clear. http://localhost is sent to
+	// 127.0.0.1, whatever a resolver says localhost is.
 	AuthURL string
 
 	// LoginTimeout bounds one whole login, retries included.
