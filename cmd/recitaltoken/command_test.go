@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,23 +104,29 @@ func TestJSON(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, flag := range []string{"-h", "-help", "--help"} {
-		t.Run(flag, func(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		t.Run(arg, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			r := f.run("", flag)
+			r := f.run("", arg)
 			if r.Code != 0 || r.Stderr != "" {
 				t.Errorf("exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
 			}
 			for _, want := range []string{
 				"usage: recitaltoken",
-				"-check", "-json", "-no-cache", "-password-stdin", "-v",
 				"RECITAL_API_TOKEN", "RECITAL_USERNAME", "RECITAL_PASSWORD", "RECITAL_AUTH_URL", "RECITAL_API_URL",
 			} {
 				if !strings.Contains(r.Stdout, want) {
 					t.Errorf("usage does not mention %q:\n%s", want, r.Stdout)
 				}
 			}
+			// Every flag the command parses has its line in the table.
+			newFlagSet(&options{}, time.Second).VisitAll(func(fl *flag.Flag) {
+				line := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(fl.Name) + `( D)? +` + regexp.QuoteMeta(fl.Usage))
+				if !line.MatchString(r.Stdout) {
+					t.Errorf("usage has no table line for -%s:\n%s", fl.Name, r.Stdout)
+				}
+			})
 			f.wantLogins(0)
 		})
 	}

@@ -201,3 +201,16 @@ func TestVerboseOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestNoPromptWithoutTerminal: not on a terminal (the prompt itself is
+// TestPasswordPrompt, through a pseudo-terminal, on Linux), a missing password is
+// the configuration error it always was.
+func TestNoPromptWithoutTerminal(t *testing.T) {
+	f := newFixture(t)
+	delete(f.env, "RECITAL_PASSWORD")
+	r := f.run("")
+	want := result{Code: 2, Stderr: "recitaltoken: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n"}
+	if r != want {
+		t.Errorf("got %+v, want %+v", r, want)
+	}
+}
