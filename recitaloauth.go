@@ -183,7 +183,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 }
 
 // LogValue describes c to log/slog without its password, nor the password
-// in AuthURL's userinfo.
+// in AuthURL's userinfo. AuthURL is shown as set, "" for the default, as
+// String and MarshalJSON show it: one rule for every description.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("username", c.Username),

@@ -3,9 +3,12 @@ package recitaloauth
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
 	"golang.org/x/oauth2"
 )
 
@@ -138,5 +141,23 @@ func TestTokenLasting(t *testing.T) {
 	tok, err = TokenLasting(context.Background(), src, 5*time.Minute)
 	if err != nil || tok.AccessToken == "token-1" {
 		t.Errorf("TokenLasting(5 min) on a 2 min token = %v, %v; want a new login's token", tok, err)
+	}
+}
+
+// TestConfigAuthURLOneRule: String and LogValue show AuthURL by one rule,
+// as it is set ("" stays ""), with a userinfo password hidden.
+func TestConfigAuthURLOneRule(t *testing.T) {
+	for _, authURL := range []string{"", "https://ana:hunter2@auth.example.com/login/", "http://127.0.0.1:8000/login/"} {
+		c := Config{Username: "ana", Password: "hunter2", AuthURL: authURL}
+		var logged string
+		for _, a := range c.LogValue().Group() {
+			if a.Key == "auth_url" {
+				logged = a.Value.String()
+			}
+		}
+		want := secret.URL(authURL)
+		if !strings.Contains(c.String(), "AuthURL: "+strconv.Quote(want)) || logged != want {
+			t.Errorf("AuthURL %q: String %s, LogValue auth_url %q; want both %q", authURL, c.String(), logged, want)
+		}
 	}
 }
