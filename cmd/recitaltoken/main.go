@@ -218,12 +218,19 @@ func run(ctx context.Context, args []string, env surroundings) int {
 			return configError(env.stderr, err)
 		}
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, opts.timeout, errTimedOut)
-	defer cancel()
-	a, err := newAccount(ctx, opts, env)
-	if err != nil {
+	// The environment (and the prompt, which waits for a person) before
+	// the clock of -timeout starts.
+	settings, err := readSettings(ctx, opts, env)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		fmt.Fprintln(env.stderr, message(err)) // interrupted at the prompt
+		return exitFailure
+	case err != nil:
 		return configError(env.stderr, err)
 	}
+	ctx, cancel := context.WithTimeoutCause(ctx, opts.timeout, errTimedOut)
+	defer cancel()
+	a := newAccount(ctx, opts, env, settings)
 	r := runner{ctx: ctx, opts: opts, env: env, account: a}
 	switch {
 	case opts.status:
@@ -271,20 +278,24 @@ type account struct {
 	src     oauth2.TokenSource
 }
 
-// newAccount reads the environment by the library's rules. Its errors
-// are configuration errors: nothing has been sent yet.
-func newAccount(ctx context.Context, opts options, env surroundings) (*account, error) {
-	sources := envSources(env)
+// readSettings reads the environment by the library's rules, asking for
+// the password on a terminal. Its errors are configuration errors:
+// nothing has been sent yet.
+func readSettings(ctx context.Context, opts options, env surroundings) (envvar.Settings, error) {
+	sources := envvar.Sources{Getenv: env.getenv, LogTo: env.stderr}
 	if opts.passwordStdin {
 		sources.Password = func() (string, error) { return readPassword(env.stdin) }
 		sources.PasswordFrom = "-password-stdin"
+	} else if f, ok := env.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		sources.Prompt = func(username string) (string, error) { return prompt(ctx, f, env.stderr, username) }
 	}
-	s, err := envvar.Read(sources)
-	if err != nil {
-		return nil, err
-	}
+	return envvar.Read(sources)
+}
+
+// newAccount makes the run's source for s; ctx serves its logins.
+func newAccount(ctx context.Context, opts options, env surroundings, s envvar.Settings) *account {
 	if s.ServiceToken != "" {
-		return &account{service: true, src: recitaloauth.ServiceTokenSource(s.ServiceToken)}, nil // never stored
+		return &account{service: true, src: recitaloauth.ServiceTokenSource(s.ServiceToken)} // never stored
 	}
 	cfg := &recitaloauth.Config{Username: s.Username, Password: s.Password, AuthURL: s.AuthURL, Logger: s.Logger}
 	if opts.verbose {
@@ -294,27 +305,39 @@ func newAccount(ctx context.Context, opts options, env surroundings) (*account, 
 		cfg.Store = recitaloauth.NewFileStore(env.storeDir)
 	}
 	cfg.LoginTimeout = opts.timeout
-	return &account{cfg: cfg, src: cfg.TokenSource(ctx)}, nil
-}
-
-// envSources are where the environment and the prompt come from.
-func envSources(e surroundings) envvar.Sources {
-	sources := envvar.Sources{Getenv: e.getenv, LogTo: e.stderr}
-	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		sources.Prompt = func(username string) (string, error) { return prompt(f, e.stderr, username) }
-	}
-	return sources
+	return &account{cfg: cfg, src: cfg.TokenSource(ctx)}
 }
 
 // prompt asks for username's password on the terminal tty, without echo.
-func prompt(tty *os.File, w io.Writer, username string) (string, error) {
-	fmt.Fprintf(w, "Password for %s: ", username)
-	pass, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(w) // the Enter typed was not echoed
+// Ctrl-C (ctx) ends the wait, and gives the terminal its echo back.
+func prompt(ctx context.Context, tty *os.File, w io.Writer, username string) (string, error) {
+	fd := int(tty.Fd())
+	state, err := term.GetState(fd)
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
-	return string(pass), nil
+	fmt.Fprintf(w, "Password for %s: ", username)
+	type typed struct {
+		pass []byte
+		err  error
+	}
+	done := make(chan typed, 1)
+	go func() {
+		pass, err := term.ReadPassword(fd)
+		done <- typed{pass, err}
+	}()
+	select {
+	case t := <-done:
+		fmt.Fprintln(w) // the Enter typed was not echoed
+		if t.err != nil {
+			return "", fmt.Errorf("reading the password: %w", t.err)
+		}
+		return string(t.pass), nil
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		fmt.Fprintln(w)
+		return "", fmt.Errorf("no password typed: %w", context.Cause(ctx))
+	}
 }
 
 // runner runs one of the command's modes.

@@ -41,7 +41,8 @@ func openPty(t *testing.T) (master, slave *os.File) {
 
 // TestPasswordPrompt: with a username and no password, on a terminal, the
 // command asks "Password for <user>: " on it, reads the password without
-// echo, and goes on as usual: the token on stdout.
+// echo, and goes on as usual: the token on stdout. The person takes longer
+// to type than -timeout: the clock starts once the password is in.
 func TestPasswordPrompt(t *testing.T) {
 	f := newFixture(t)
 	delete(f.env, "RECITAL_PASSWORD")
@@ -76,7 +77,7 @@ func TestPasswordPrompt(t *testing.T) {
 	go func() {
 		var stdout bytes.Buffer
 		env := f.env
-		code := run(t.Context(), nil, surroundings{
+		code := run(t.Context(), []string{"-timeout", "300ms"}, surroundings{
 			stdin: slave, stdout: &stdout, stderr: slave,
 			getenv:   func(name string) string { return env[name] },
 			storeDir: f.storeDir(),
@@ -90,6 +91,7 @@ func TestPasswordPrompt(t *testing.T) {
 		defer mu.Unlock()
 		t.Fatalf("no prompt on the terminal; it shows %q", screen.String())
 	}
+	time.Sleep(400 * time.Millisecond) // a person typing, slower than -timeout
 	io.WriteString(master, password+"\r")
 	var got outcome
 	select {
