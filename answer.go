@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/fastapi"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
 	"golang.org/x/oauth2"
 )
 
@@ -48,7 +50,7 @@ func parseAnswer(body []byte, started, serverNow time.Time, password string) (*o
 func accessToken(fields map[string]any, password string) (string, error) {
 	value, ok := fields["access_token"]
 	if !ok {
-		if detail := detailOf(fields, newScrubber(password)); detail != "" {
+		if detail := fastapi.DetailOf(fields, secret.NewScrubber(password)); detail != "" {
 			return "", fmt.Errorf("recitaloauth: login answer has no access_token: %s", detail)
 		}
 		return "", errors.New("recitaloauth: login answer has no access_token")
@@ -201,82 +203,29 @@ type loginError struct {
 func (e *loginError) Error() string { return e.msg }
 func (e *loginError) Unwrap() error { return e.err }
 
-// maxDetail bounds the server's words in an error message.
-const maxDetail = 200
-
-// maxErrorBody bounds RetrieveError.Body.
-const maxErrorBody = 1 << 10
-
 // refused makes the error for a non-2xx answer: the status, and FastAPI's
 // detail when the server gave one, scrubbed of the password it may echo.
-// The status line is rebuilt from the code (statusLine). The Response's
+// The status line is rebuilt from the code (fastapi.StatusLine). The Response's
 // Request no longer holds the form that was sent: see withoutSecrets.
 func refused(resp *http.Response, body []byte, password string) error {
-	scrub := newScrubber(password) // a regular expression: built once
+	scrub := secret.NewScrubber(password) // a regular expression: built once
 	resp.Request = withoutSecrets(resp.Request)
-	resp.Status = statusLine(resp.StatusCode)
+	resp.Status = fastapi.StatusLine(resp.StatusCode)
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		msg = "recitaloauth: login answered " + resp.Status + redirectTarget(resp, scrub) + ": redirects are not followed"
 	}
 	var fields map[string]any
 	if json.Unmarshal(body, &fields) == nil {
-		if detail := detailOf(fields, scrub); detail != "" {
+		if detail := fastapi.DetailOf(fields, scrub); detail != "" {
 			msg += ": " + detail
 		}
 	}
 	// The scrub knows JSON's escapes: the answer needs no decoding, and
 	// stays as the server wrote it but for the password.
-	body = scrub.prefix(body, maxErrorBody)
-	if len(body) > maxErrorBody {
-		body = body[:maxErrorBody]
+	body = scrub.Prefix(body, fastapi.MaxBody)
+	if len(body) > fastapi.MaxBody {
+		body = body[:fastapi.MaxBody]
 	}
 	return &loginError{msg: msg, err: &oauth2.RetrieveError{Response: resp, Body: body}}
-}
-
-// statusLine is the status line for code, e.g. "401 Unauthorized",
-// rebuilt from the code alone: the reason phrase a server sends is its
-// free text, as hostile as its body.
-func statusLine(code int) string {
-	return strings.TrimSpace(fmt.Sprintf("%03d %s", code, http.StatusText(code)))
-}
-
-// detailOf reads FastAPI's error detail: a string, or a list of
-// {"loc": [...], "msg": "..."} as in its 422 answers. The result is one
-// short line of printable text, without the password.
-func detailOf(fields map[string]any, scrub scrubber) string {
-	var parts []string
-	switch detail := fields["detail"].(type) {
-	case string:
-		parts = append(parts, detail)
-	case []any:
-		for _, item := range detail {
-			entry, _ := item.(map[string]any)
-			msg, _ := entry["msg"].(string)
-			if msg == "" {
-				continue
-			}
-			if loc := location(entry["loc"]); loc != "" {
-				msg = loc + ": " + msg
-			}
-			parts = append(parts, msg)
-		}
-	}
-	detail := scrub.prefix([]byte(strings.Join(parts, "; ")), maxErrorBody)
-	return printable(string(detail), maxDetail)
-}
-
-// location joins FastAPI's loc, e.g. ["body", "password"] → body.password.
-func location(loc any) string {
-	items, _ := loc.([]any)
-	var parts []string
-	for _, item := range items {
-		switch v := item.(type) {
-		case string:
-			parts = append(parts, v)
-		case float64:
-			parts = append(parts, strconv.FormatFloat(v, 'f', -1, 64))
-		}
-	}
-	return strings.Join(parts, ".")
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 	"golang.org/x/oauth2"
 )
 
@@ -337,14 +338,14 @@ func (s *cachedSource) login(ctx context.Context, f *flight) (*credential, error
 		return nil, fmt.Errorf("recitaloauth: the login's token expired before the login ended (it lives %v)",
 			tok.Expiry.Sub(started).Round(time.Millisecond))
 	}
-	s.log.Info("recitaloauth: logged in", "reason", f.reason, "duration", time.Since(started).Round(time.Millisecond),
+	s.log.Info("recitaloauth: logged in", event.Attr(event.LoggedIn), "reason", f.reason, "duration", time.Since(started).Round(time.Millisecond),
 		"attempts", attempts, "lifetime", tok.Expiry.Sub(started).Round(time.Second))
 	return cred, nil
 }
 
 // logFailure says why a login failed and when the next may happen.
 func (s *cachedSource) logFailure(f *flight, err error, pause time.Duration) {
-	attrs := []any{"reason", f.reason, "error", err.Error(), "attempts", f.attempts, "retry_in", pause.Round(time.Millisecond)}
+	attrs := []any{event.Attr(event.LoginFailed), "reason", f.reason, "error", err.Error(), "attempts", f.attempts, "retry_in", pause.Round(time.Millisecond)}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		attrs = append(attrs, "status", re.Response.StatusCode)
@@ -398,12 +399,13 @@ func (s *cachedSource) rejected(cred *credential) bool {
 	if cred.obtained.After(s.refusedUpTo) {
 		s.refusedUpTo = cred.obtained
 	}
-	s.log.Warn("recitaloauth: token refused, dropped", "status", 401, "age", age.Round(time.Second), "from_store", cred.borrowed)
+	s.log.Warn("recitaloauth: token refused, dropped", event.Attr(event.Refused), "status", 401, "age", age.Round(time.Second), "from_store", cred.borrowed)
 	if e, ok := refusalEvent(cred); ok {
 		was := s.sharing
 		if s.sharing = was.after(e); s.sharing == thisMachineOnly && was != thisMachineOnly {
-			s.log.Warn("recitaloauth: tokens other machines saved are refused: the organisation likely binds access tokens " +
-				"to IP addresses (recital's \"Bind Access Tokens to IPs\"); sharing tokens with this machine's processes only")
+			s.log.Warn("recitaloauth: tokens other machines saved are refused: the organisation likely binds access tokens "+
+				"to IP addresses (recital's \"Bind Access Tokens to IPs\"); sharing tokens with this machine's processes only",
+				event.Attr(event.BoundToIP))
 		}
 	}
 	return true

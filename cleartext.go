@@ -2,17 +2,16 @@ package recitaloauth
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"strings"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/cleartext"
 )
 
 // checkTransport refuses a request that would carry the token across a
 // network in clear text, sent through rt.
 func checkTransport(req *http.Request, rt http.RoundTripper) error {
-	problem := clearText(req.URL)
+	problem := cleartext.Problem(req.URL)
 	if problem == "" {
 		problem = throughProxy(req, rt)
 	}
@@ -23,7 +22,7 @@ func checkTransport(req *http.Request, rt http.RoundTripper) error {
 }
 
 // throughProxy says what is wrong with sending req through rt, or "" if
-// nothing is. clearText trusts the URL's host, but the bytes go where the
+// nothing is. cleartext.Problem trusts the URL's host, but the bytes go where the
 // transport sends them: http:// to a loopback host crosses the network in
 // clear all the same when rt hands it to a proxy (HTTP_PROXY exempts only
 // a lower-case localhost; a transport's own Proxy may exempt nothing).
@@ -44,27 +43,18 @@ func throughProxy(req *http.Request, rt http.RoundTripper) string {
 	return "refusing to send credentials in clear text to http://" + req.URL.Host + " through a proxy: use https, or no proxy for it"
 }
 
-// clearText says what is wrong with sending a secret to u, or "" if
-// nothing is: https always does, http only to loopback (tests, local
-// proxies).
-func clearText(u *url.URL) string {
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return ""
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return ""
-		}
-		return "refusing to send credentials in clear text to http://" + u.Host + ": use https"
+// pin makes req dial the address cleartext.Pinned gives for its URL,
+// keeping the name in its Host header: http://localhost is trusted as
+// loopback, so it must not go wherever a resolver says localhost is. It
+// reports whether it changed req.
+func pin(req *http.Request) bool {
+	pinned, ok := cleartext.Pinned(req.URL)
+	if !ok {
+		return false
 	}
-	return fmt.Sprintf("unsupported URL scheme %q: use https", u.Scheme)
-}
-
-// isLoopback reports whether host is localhost, 127.0.0.0/8 or ::1.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
+	if req.Host == "" {
+		req.Host = req.URL.Host
 	}
-	addr, err := netip.ParseAddr(host)
-	return err == nil && addr.Unmap().IsLoopback()
+	req.URL = pinned
+	return true
 }

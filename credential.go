@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/bearer"
+
 	"golang.org/x/oauth2"
 )
 
@@ -109,26 +111,6 @@ func (r reuseSource) credential(context.Context) (*credential, error) {
 
 func (reuseSource) rejected(*credential) bool { return false }
 
-// isBearerToken reports whether s fits RFC 6750's b64token, the syntax of a
-// bearer token. It keeps anything that could break the Authorization header
-// (spaces, control characters, newlines) out of it.
-func isBearerToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	padding := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '=':
-			padding = true
-		case padding:
-			return false
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
-		default:
-			return false
-		}
-	}
-	return s[0] != '='
-}
+// isBearerToken is the one syntax check of a bearer token: see package
+// bearer.
+func isBearerToken(s string) bool { return bearer.Valid(s) }

@@ -16,11 +16,13 @@
 // [DefaultTokenLifetime]. [Config.TokenSource] caches the token and logs in
 // again before it expires; [Config.Client] is an HTTP client on top of it.
 //
-// [DefaultTokenSource] picks the mode from the environment: RECITAL_API_TOKEN
-// (which wins when both are set), else RECITAL_USERNAME and RECITAL_PASSWORD,
-// with RECITAL_AUTH_URL when set. Empty variables count as unset. The
-// recitaltoken command (cmd/recitaltoken) prints a token from the same
-// variables for shell scripts.
+// [DefaultTokenSource] picks the mode from the RECITAL_* variables; its
+// documentation is their one full description. The recitaltoken command
+// (cmd/recitaltoken) prints a token from the same variables for shell
+// scripts; [TokenLasting] is what it, or any program that hands a token on
+// and exits (a credential helper), needs from a source, and
+// [Config.StoredToken] and [Config.ForgetStoredToken] are its -status and
+// -logout.
 //
 // # How refresh works
 //
@@ -71,7 +73,8 @@
 // from the store is replaced whatever its age, see below); the token goes
 // only to the host the caller asked for, not to another host it is
 // redirected to, nor back from there; and a request in clear text is
-// refused unless it goes straight to a loopback host.
+// refused unless it goes straight to a loopback address (http://localhost
+// is sent to 127.0.0.1, not to whatever a resolver names).
 //
 // [oauth2.NewClient]'s transport never tells the source of a 401: its
 // callers get the 401, and the source keeps the refused token until it
@@ -166,6 +169,12 @@
 //     pause), a token refused too soon after its login to be dropped, how
 //     many callers waited for a login and for how long, a stored value
 //     ignored.
+//
+// The store working again after a failure is said at Info. The records
+// of the Info and Warn lists carry an "event" attribute naming them
+// (logged_in, token_from_store, login_failed, token_refused, store_failed,
+// store_works, store_lock_held_long): a program that acts on records
+// should match it, not the message, whose words may change.
 //
 // A cached Token call logs nothing, and no record holds the password or
 // a token.

@@ -334,7 +334,7 @@ func TestDefaultTokenSourceLog(t *testing.T) {
 				t.Fatal(err)
 			}
 			written, _ := io.ReadAll(r)
-			logged := strings.Contains(string(written), `level=INFO msg="recitaloauth: logged in" reason="first use"`)
+			logged := strings.Contains(string(written), `level=INFO msg="recitaloauth: logged in" event=logged_in reason="first use"`)
 			if logged != (level != "") {
 				t.Errorf("stderr %q: want a login record only with RECITAL_LOG set", written)
 			}

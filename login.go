@@ -11,8 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/cleartext"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/fastapi"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/form"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
 	"golang.org/x/oauth2"
 )
 
@@ -71,17 +74,14 @@ func (c *Config) checkLogin(ctx context.Context) (string, error) {
 	if c.Password == "" {
 		return "", errors.New("recitaloauth: Config.Password is empty")
 	}
-	// Starlette decodes the form as UTF-8, with U+FFFD for what is not: such
-	// a password can never log in, and FastAPI would echo the mangled one
-	// back, where no scrub recognises it.
-	if !utf8.ValidString(c.Password) {
-		return "", errors.New("recitaloauth: the password is not valid UTF-8: the server would read another one")
+	if err := form.Check(c.Password, "the password"); err != nil {
+		return "", err
 	}
-	if !utf8.ValidString(c.Username) {
-		return "", errors.New("recitaloauth: the username is not valid UTF-8: the server would read another one")
+	if err := form.Check(c.Username, "the username"); err != nil {
+		return "", err
 	}
 	authURL := c.authURL()
-	if err := checkAuthURL(authURL, "Config.AuthURL"); err != nil {
+	if err := cleartext.Check(authURL, "Config.AuthURL"); err != nil {
 		return "", err
 	}
 	if probe, err := http.NewRequestWithContext(ctx, http.MethodPost, authURL, nil); err == nil {
@@ -92,19 +92,6 @@ func (c *Config) checkLogin(ctx context.Context) (string, error) {
 	return authURL, nil
 }
 
-// checkAuthURL refuses a login URL that is not absolute, or would carry the
-// password in clear text. name is where the URL came from, for the message.
-func checkAuthURL(authURL, name string) error {
-	u, err := url.Parse(authURL)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("recitaloauth: %s is not an absolute URL", name)
-	}
-	if problem := clearText(u); problem != "" {
-		return fmt.Errorf("recitaloauth: %s: %s", name, problem)
-	}
-	return nil
-}
-
 // attempt makes one POST. On failure, pause says whether to retry: -1
 // never, 0 after the usual pause, more after that long (Retry-After).
 func (c *Config) attempt(ctx context.Context, client *http.Client, authURL string) (tok *oauth2.Token, pause time.Duration, err error) {
@@ -113,6 +100,7 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 	if err != nil {
 		return nil, -1, fmt.Errorf("recitaloauth: cannot make the login request: %w", err)
 	}
+	pin(req)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -156,25 +144,56 @@ func serverTime(resp *http.Response) time.Time {
 // with 307 to the URL with it). The query is left out, its values being
 // the server's to choose, and so is userinfo; the rest is the server's
 // free text, so it is scrubbed and cut short.
-func redirectTarget(resp *http.Response, scrub scrubber) string {
+func redirectTarget(resp *http.Response, scrub secret.Scrubber) string {
 	loc, err := resp.Location()
 	if err != nil || loc.Host == "" || (loc.Scheme != "http" && loc.Scheme != "https") {
 		return ""
 	}
 	target := (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path, RawPath: loc.RawPath}).String()
-	return " to " + printable(string(scrub.prefix([]byte(target), maxErrorBody)), maxDetail)
+	return " to " + secret.Printable(string(scrub.Prefix([]byte(target), fastapi.MaxBody)), fastapi.MaxDetail)
 }
 
-// loginFailed is the error for a login that got no answer. net/http
-// quotes a Location header it cannot parse whole in its error, and that is
-// the server's text: if the password is in it, only the scrubbed message
-// is kept, and the original error is not reachable from the result.
+// loginFailed is the error for a login that got no answer. Its words
+// are Go's and ours, which never hold the password, and are left as they
+// are; but net/http quotes what a server sent that it could not read (a
+// Location header it cannot parse, a malformed status line), and a quoted
+// string there may be the server echoing the password. So only the
+// quoted strings of the cause are scrubbed; the URL the error names is
+// the login URL, ours too. If anything was scrubbed, the original error
+// is not reachable from the result.
 func loginFailed(err error, password string) error {
-	msg := err.Error()
-	if scrubbed := string(newScrubber(password).prefix([]byte(msg), len(msg))); scrubbed != msg {
-		return errors.New("recitaloauth: login failed: " + scrubbed)
+	var urlErr *url.Error
+	if !errors.As(err, &urlErr) || urlErr.Err == nil {
+		return fmt.Errorf("recitaloauth: login failed: %w", err)
 	}
-	return fmt.Errorf("recitaloauth: login failed: %w", err)
+	cause := urlErr.Err.Error()
+	scrubbed := scrubQuoted(cause, secret.NewScrubber(password))
+	if scrubbed == cause {
+		return fmt.Errorf("recitaloauth: login failed: %w", err)
+	}
+	return errors.New("recitaloauth: login failed: " + urlErr.Op + " " + strconv.Quote(urlErr.URL) + ": " + scrubbed)
+}
+
+// scrubQuoted scrubs the Go-quoted strings in msg, and nothing else: the
+// scrubber knows the escapes %q writes.
+func scrubQuoted(msg string, scrub secret.Scrubber) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '"')
+		if i < 0 {
+			break
+		}
+		b.WriteString(msg[:i])
+		msg = msg[i:]
+		quoted, err := strconv.QuotedPrefix(msg)
+		if err != nil {
+			quoted = msg // unterminated: the rest may be the server's
+		}
+		b.Write(scrub.Prefix([]byte(quoted), len(quoted)))
+		msg = msg[len(quoted):]
+	}
+	b.WriteString(msg)
+	return b.String()
 }
 
 // transientUnlessDone classes a network failure: worth a retry, unless it

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
+
 	"golang.org/x/oauth2"
 )
 
@@ -56,7 +58,8 @@ type Config struct {
 	// AuthURL is the login URL, query included. "" means [DefaultAuthURL].
 	// It must be https, or http to a loopback host (tests, local proxies)
 	// that the HTTP client reaches directly: not through a proxy, which
-	// would see the password in clear.
+	// would see the password in clear. http://localhost is sent to
+	// 127.0.0.1, whatever a resolver says localhost is.
 	AuthURL string
 
 	// LoginTimeout bounds one whole login, retries included.
@@ -148,7 +151,7 @@ func (c Config) String() string {
 		b.WriteString(redactedText)
 	}
 	b.WriteString(", AuthURL: ")
-	b.WriteString(quote(redactedURL(c.AuthURL)))
+	b.WriteString(quote(secret.URL(c.AuthURL)))
 	if c.LoginTimeout != 0 {
 		b.WriteString(", LoginTimeout: ")
 		b.WriteString(c.LoginTimeout.String())
@@ -176,16 +179,17 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		Password     string
 		AuthURL      string
 		LoginTimeout time.Duration
-	}{c.Username, redacted(c.Password), redactedURL(c.AuthURL), c.LoginTimeout})
+	}{c.Username, redacted(c.Password), secret.URL(c.AuthURL), c.LoginTimeout})
 }
 
 // LogValue describes c to log/slog without its password, nor the password
-// in AuthURL's userinfo.
+// in AuthURL's userinfo. AuthURL is shown as set, "" for the default, as
+// String and MarshalJSON show it: one rule for every description.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("username", c.Username),
 		slog.String("password", redacted(c.Password)),
-		slog.String("auth_url", redactedURL(c.authURL())),
+		slog.String("auth_url", secret.URL(c.AuthURL)),
 	)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/cleartext"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"golang.org/x/oauth2"
 )
@@ -467,8 +468,8 @@ func TestLoopbackAllowed(t *testing.T) {
 		"::ffff:127.0.0.1": true, "localhost.example.com": false, "128.0.0.1": false, "10.0.0.1": false,
 		"example.com": false, "": false, "0.0.0.0": false,
 	} {
-		if got := isLoopback(host); got != want {
-			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
+		if got := cleartext.IsLoopback(host); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", host, got, want)
 		}
 	}
 }

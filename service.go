@@ -2,12 +2,12 @@ package recitaloauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/bearer"
 	"golang.org/x/oauth2"
 )
 
@@ -20,11 +20,8 @@ type serviceTokenSource struct {
 
 func newServiceTokenSource(token string) *serviceTokenSource {
 	token = strings.TrimSpace(token)
-	switch {
-	case token == "":
-		return &serviceTokenSource{err: errors.New("recitaloauth: the service token is empty")}
-	case !isBearerToken(token):
-		return &serviceTokenSource{err: errors.New("recitaloauth: the service token has characters a bearer token cannot have")}
+	if err := bearer.Check(token, "the service token"); err != nil {
+		return &serviceTokenSource{err: err}
 	}
 	return &serviceTokenSource{cred: newCredential(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})}
 }

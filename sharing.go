@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 )
 
@@ -147,7 +148,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 			}
 			return held.unlock, nil, nil
 		case time.Since(start) >= s.maxLockWait:
-			s.log.Warn("recitaloauth: another process has held the store's lock too long, logging in without it",
+			s.log.Warn("recitaloauth: another process has held the store's lock too long, logging in without it", event.Attr(event.LockHeldLong),
 				"waited", time.Since(start).Round(time.Millisecond))
 			return noop, nil, nil
 		}
@@ -228,7 +229,7 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	if cred.foreign {
 		cred.worked = new(atomic.Bool)
 	}
-	s.log.Info("recitaloauth: token from the store", "reason", f.reason,
+	s.log.Info("recitaloauth: token from the store", event.Attr(event.FromStore), "reason", f.reason,
 		"left", cred.token.Expiry.Sub(now).Round(time.Second), "other_machine", cred.foreign)
 	return cred
 }
@@ -257,10 +258,10 @@ func (s *sharedStore) result(ctx context.Context, op string, err error) {
 	case err != nil && ctx.Err() != nil:
 	case err == nil && s.failing:
 		s.failing = false
-		s.log.Info("recitaloauth: token store works again")
+		s.log.Info("recitaloauth: token store works again", event.Attr(event.StoreWorks))
 	case err != nil && !s.failing:
 		s.failing = true
-		s.log.Warn("recitaloauth: token store failed, going on without it", "op", op, "error", err.Error())
+		s.log.Warn("recitaloauth: token store failed, going on without it", event.Attr(event.StoreFailed), "op", op, "error", err.Error())
 	}
 }
 

@@ -157,7 +157,8 @@ func replay(req *http.Request) (*http.Request, bool) {
 }
 
 // send sends req with cred's header, or with no Authorization when cred is
-// nil. The caller's request is never changed, as RoundTripper requires.
+// nil, to the address pin gives. The caller's request is never changed,
+// as RoundTripper requires.
 func (t *transport) send(req *http.Request, cred *credential) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	if cred != nil {
@@ -165,7 +166,12 @@ func (t *transport) send(req *http.Request, cred *credential) (*http.Response, e
 	} else {
 		out.Header.Del("Authorization")
 	}
-	return t.base.RoundTrip(out)
+	pinned := pin(out)
+	resp, err := t.base.RoundTrip(out)
+	if pinned && resp != nil {
+		resp.Request = req // a redirect's chain is followed by the names the caller used
+	}
+	return resp, err
 }
 
 // sameSiteAllAlong reports whether a redirected request, and every one

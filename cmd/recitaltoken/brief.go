@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 )
 
 // briefHandler is -v: it turns the library's log records into short lines
@@ -15,7 +17,10 @@ import (
 //	recitaltoken: logged in in 312 ms (first use), the token lives 1 h
 //	recitaltoken: token from the cache, 41 min left
 //
-// A record it does not know is its message and attributes. The library's
+// It knows a record by its event attribute (package event), never by its
+// message, so that a reworded message cannot change -v. A failed login is
+// left out: the run ends on it, and its exit message says it once. A
+// record it does not know is its message and attributes. The library's
 // records hold no secret, so neither do the lines. Debug records are left
 // out: they are RECITAL_LOG=debug's.
 //
@@ -55,33 +60,41 @@ func (h *briefHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	r.Attrs(func(a slog.Attr) bool { add(a); return true })
 
-	line := brief(strings.TrimPrefix(r.Message, "recitaloauth: "), attrs, order)
+	line, ok := brief(r.Message, attrs, order)
+	if !ok {
+		return nil
+	}
 	_, err := io.WriteString(h.w, "recitaltoken: "+line+"\n")
 	return err
 }
 
-// brief is the line for a record of message msg.
-func brief(msg string, attrs map[string]slog.Value, order []string) string {
+// brief is the line for a record of message msg, and false for one that
+// -v leaves out.
+func brief(msg string, attrs map[string]slog.Value, order []string) (string, bool) {
 	str := func(key string) string { return strings.TrimPrefix(attrs[key].String(), "recitaloauth: ") }
 	dur := func(key string) string { return human(attrs[key].Duration()) }
-	switch msg {
-	case "logged in":
-		return fmt.Sprintf("logged in in %s (%s), the token lives %s", dur("duration"), str("reason"), dur("lifetime"))
-	case "token from the store":
-		return fmt.Sprintf("token from the cache, %s left", dur("left"))
-	case "login failed":
-		return fmt.Sprintf("login failed: %s; next try in %s", str("error"), dur("retry_in"))
-	case "token refused, dropped":
-		return "token refused (401), dropped"
-	case "token store failed, going on without it":
-		return "token store failed, going on without it: " + str("error")
+	switch attrs[event.Key].String() {
+	case event.LoggedIn:
+		return fmt.Sprintf("logged in in %s (%s), the token lives %s", dur("duration"), str("reason"), dur("lifetime")), true
+	case event.FromStore:
+		return fmt.Sprintf("token from the cache, %s left", dur("left")), true
+	case event.LoginFailed:
+		return "", false // the exit message says it
+	case event.Refused:
+		return "the server refused the token (401): dropped from the cache", true
+	case event.StoreFailed:
+		return "the cache failed, going on without it: " + str("error"), true
+	case event.StoreWorks:
+		return "the cache works again", true
+	case event.LockHeldLong:
+		return "another run held the cache's lock too long: logging in without it", true
 	}
 	var b strings.Builder
-	b.WriteString(msg)
+	b.WriteString(strings.TrimPrefix(msg, "recitaloauth: "))
 	for _, key := range order {
 		fmt.Fprintf(&b, " %s=%s", key, attrs[key])
 	}
-	return b.String()
+	return b.String(), true
 }
 
 // human writes d the way a person says it: 312 ms, 4 s, 41 min, 1 h,

@@ -6,15 +6,17 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
-	"github.com/seed9ffb1f9c/recitaloauth/internal/hooks"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/cleartext"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/fastapi"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
 	"golang.org/x/oauth2"
 )
 
-// checkTimeout bounds the GET of -check; the login has its own bound.
-const checkTimeout = 30 * time.Second
+// maxAnswer bounds what is read of a refused answer, for its detail: a
+// FastAPI error is a few hundred bytes.
+const maxAnswer = 64 << 10
 
 // configURL is RECITAL_API_URL (or DefaultAPIURL) + "/config/", the URL of
 // recital's own connection test, if the library would send a token there.
@@ -23,7 +25,7 @@ func configURL(getenv func(string) string) (string, error) {
 	if base == "" {
 		base = recitaloauth.DefaultAPIURL
 	}
-	if err := hooks.CheckURL(base, envAPIURL); err != nil {
+	if err := cleartext.Check(base, envAPIURL); err != nil {
 		return "", err
 	}
 	return strings.TrimRight(base, "/") + "/config/", nil
@@ -38,13 +40,11 @@ func configURL(getenv func(string) string) (string, error) {
 func check(ctx context.Context, src oauth2.TokenSource, target string, stderr io.Writer) int {
 	// The token first, so that a refused login is reported as one, not
 	// as a failed GET.
-	tok, err := hooks.TokenFor(ctx, src, minLife)
+	tok, err := recitaloauth.TokenLasting(ctx, src, minLife)
 	if err != nil {
 		fmt.Fprintln(stderr, message(err))
 		return exitFailure
 	}
-	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, message(err))
@@ -57,14 +57,14 @@ func check(ctx context.Context, src oauth2.TokenSource, target string, stderr io
 		return exitFailure
 	}
 	defer resp.Body.Close()
-	status := hooks.StatusLine(resp.StatusCode)
+	status := fastapi.StatusLine(resp.StatusCode)
 	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if detail := hooks.Detail(body, sentToken(resp, tok)); detail != "" {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		if detail := fastapi.Detail(body, secret.NewScrubber(sentToken(resp, tok))); detail != "" {
 			status += ": " + detail
 		}
 	}
-	fmt.Fprintf(stderr, "recitaltoken: GET %s: %s\n", hooks.RedactURL(target), status)
+	fmt.Fprintf(stderr, "recitaltoken: GET %s: %s\n", secret.URL(target), status)
 	if resp.StatusCode != http.StatusOK {
 		return exitFailure
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,23 +104,29 @@ func TestJSON(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, flag := range []string{"-h", "-help", "--help"} {
-		t.Run(flag, func(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		t.Run(arg, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			r := f.run("", flag)
+			r := f.run("", arg)
 			if r.Code != 0 || r.Stderr != "" {
 				t.Errorf("exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
 			}
 			for _, want := range []string{
 				"usage: recitaltoken",
-				"-check", "-json", "-no-cache", "-password-stdin", "-v",
 				"RECITAL_API_TOKEN", "RECITAL_USERNAME", "RECITAL_PASSWORD", "RECITAL_AUTH_URL", "RECITAL_API_URL",
 			} {
 				if !strings.Contains(r.Stdout, want) {
 					t.Errorf("usage does not mention %q:\n%s", want, r.Stdout)
 				}
 			}
+			// Every flag the command parses has its line in the table.
+			newFlagSet(&options{}, time.Second).VisitAll(func(fl *flag.Flag) {
+				line := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(fl.Name) + `( D)? +` + regexp.QuoteMeta(fl.Usage))
+				if !line.MatchString(r.Stdout) {
+					t.Errorf("usage has no table line for -%s:\n%s", fl.Name, r.Stdout)
+				}
+			})
 			f.wantLogins(0)
 		})
 	}
@@ -171,6 +179,44 @@ func TestErrors(t *testing.T) {
 			wantCode:   1,
 			wantStderr: "recitaltoken: login failed: ",
 			wantPrefix: true,
+		},
+		{
+			name:       "password not UTF-8",
+			setup:      func(f *fixture) { f.env["RECITAL_PASSWORD"] = "caf\xe9" },
+			wantCode:   2,
+			wantStderr: "recitaltoken: RECITAL_PASSWORD is not valid UTF-8: the server would read another one\n",
+		},
+		{
+			name:       "password on stdin not UTF-8",
+			setup:      func(f *fixture) { delete(f.env, "RECITAL_PASSWORD") },
+			stdin:      "caf\xe9\n",
+			args:       []string{"-password-stdin"},
+			wantCode:   2,
+			wantStderr: "recitaltoken: -password-stdin is not valid UTF-8: the server would read another one\n",
+		},
+		{
+			name:       "username not UTF-8",
+			setup:      func(f *fixture) { f.env["RECITAL_USERNAME"] = "jos\xe9" },
+			wantCode:   2,
+			wantStderr: "recitaltoken: RECITAL_USERNAME is not valid UTF-8: the server would read another one\n",
+		},
+		{
+			name:       "-status with -logout",
+			args:       []string{"-status", "-logout"},
+			wantCode:   2,
+			wantStderr: "recitaltoken: -status and -logout cannot be used together\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
+		},
+		{
+			name:       "-refresh with -no-cache",
+			args:       []string{"-refresh", "-no-cache"},
+			wantCode:   2,
+			wantStderr: "recitaltoken: -refresh and -no-cache cannot be used together\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
+		},
+		{
+			name:       "-timeout not positive",
+			args:       []string{"-timeout", "0s"},
+			wantCode:   2,
+			wantStderr: "recitaltoken: -timeout must be positive\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
 		},
 		{
 			name:       "no credentials",
@@ -228,19 +274,19 @@ func TestErrors(t *testing.T) {
 			name:       "unknown flag",
 			args:       []string{"-password", password},
 			wantCode:   2,
-			wantStderr: "recitaltoken: flag provided but not defined: -password\nusage: recitaltoken [-check | -json] [-no-cache] [-password-stdin] [-v]\nRun 'recitaltoken -h' for help.\n",
+			wantStderr: "recitaltoken: flag provided but not defined: -password\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
 		},
 		{
 			name:       "argument",
 			args:       []string{"token"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: unexpected argument \"token\"\nusage: recitaltoken [-check | -json] [-no-cache] [-password-stdin] [-v]\nRun 'recitaltoken -h' for help.\n",
+			wantStderr: "recitaltoken: unexpected argument \"token\"\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
 		},
 		{
 			name:       "-check with -json",
 			args:       []string{"-check", "-json"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: -check and -json cannot be used together\nusage: recitaltoken [-check | -json] [-no-cache] [-password-stdin] [-v]\nRun 'recitaltoken -h' for help.\n",
+			wantStderr: "recitaltoken: -check and -json cannot be used together\nusage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\nRun 'recitaltoken -h' for help.\n",
 		},
 		{
 			name:       "-password-stdin with a service token",

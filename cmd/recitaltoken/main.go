@@ -7,76 +7,65 @@
 //
 //	go install github.com/seed9ffb1f9c/recitaloauth/cmd/recitaltoken@latest
 //
-// Usage:
-//
-//	recitaltoken [-check | -json] [-no-cache] [-password-stdin] [-v]
-//
 // With no flags, it prints the access token and a newline, and nothing
-// else, on standard output. The flags are:
+// else, on standard output. The flags:
 //
-//	-check           GET $RECITAL_API_URL/config/ with the token, recital's
-//	                 own connection test; report the status on standard
-//	                 error (standard output stays empty), exit 0 only on 200
-//	-json            print the token as one line of JSON: access_token,
-//	                 token_type and expiry (RFC 3339, UTC; left out for a
-//	                 service token, which does not expire)
-//	-no-cache        neither read nor write the token cache: log in every run
-//	-password-stdin  read the password from the first line of standard
-//	                 input instead of RECITAL_PASSWORD
-//	-v               say on standard error what the run does: a login and
-//	                 how long it took, a token from the cache and how long
-//	                 it has left, a failure, a refused token
-//	-h               print the usage, with the variables
+//	-check           GET $RECITAL_API_URL/config/ with the token (recital's
+//	                 connection test); the status on stderr, exit 0 on 200
+//	-json            print access_token, token_type and expiry as JSON
+//	-status          who, login host, cache, the cached token's expiry;
+//	                 never the token, never a login
+//	-logout          forget this account's cached token
+//	-refresh         log in now, replace the cached token, print it
+//	-no-cache        neither read nor write the cache: log in every run
+//	-password-stdin  read the password from the first line of stdin
+//	-timeout D       bound the whole run (default 30s, the login timeout)
+//	-v               say on stderr what the run does
 //
 // There is no -password flag: a password on the command line shows in ps.
-// Try -check first with new credentials.
+// With a username set and no password, on a terminal, the command asks
+// for it without echo, as gh, az and psql do; not on a terminal, that is
+// a configuration error. Try -check first with new credentials.
 //
 // # Environment
 //
-// The credentials come from the environment, by
-// [recitaloauth.DefaultTokenSource]'s rules:
-//
-//	RECITAL_API_TOKEN  a service token (Settings → API Tokens); it wins
-//	                   over a username and password, and is never cached
-//	RECITAL_USERNAME   the account to log in with
-//	RECITAL_PASSWORD   its password (or -password-stdin)
-//	RECITAL_AUTH_URL   the login URL; default recitaloauth.DefaultAuthURL
-//	RECITAL_LOG        debug, info or warn: the library's own log records,
-//	                   as text on standard error (-v is the short form)
-//	RECITAL_API_URL    the API base URL for -check; default
-//	                   recitaloauth.DefaultAPIURL
-//
-// An empty variable counts as unset.
+// The credentials come from RECITAL_API_TOKEN, or RECITAL_USERNAME and
+// RECITAL_PASSWORD, with RECITAL_AUTH_URL and RECITAL_LOG, by the rules of
+// [recitaloauth.DefaultTokenSource]. RECITAL_API_URL, the command's own,
+// is the API base URL for -check (default [recitaloauth.DefaultAPIURL]).
 //
 // # Cache
 //
 // A login's token is kept in the library's [recitaloauth.FileStore] in
-// its default directory ("recitaloauth" under os.UserCacheDir, e.g.
-// ~/.cache/recitaloauth on Linux, %LocalAppData%\recitaloauth on Windows;
-// -h prints it), shared with every program on the
-// machine that uses NewFileStore(""), and reused while it has more than a
-// minute to live, so that a script that runs recitaltoken a hundred times
-// logs in once. The token in it is sealed with a key derived from the
-// password with argon2id: a run with another password logs in instead of
-// reusing it. Runs started together (xargs -P, make -j) take turns on the
-// store's lock, so that they log in once between them, and give up
-// together when that login fails or hangs. If the server refuses a cached
-// token before its expiry (revoked, or bound to another IP address),
-// recitaltoken -check drops it and logs in again. Interrupting a run
-// (Ctrl-C) ends it at once, even while it waits for another's login.
+// its default directory (-h prints it), shared with every program on the machine that
+// uses NewFileStore(""), sealed with a key derived from the password, and
+// reused while it has more than a minute to live: a script that runs
+// recitaltoken a hundred times logs in once, and runs started together
+// take turns on its lock and log in once between them. After the server
+// revoked a cached token, -refresh replaces it (and -check drops it and
+// logs in again). -logout deletes it, by the store's compare-and-delete;
+// -status shows it. A service token is never cached: -status says
+// "service token", -logout says there is nothing to forget (exit 0), and
+// -refresh that there is nothing to refresh (exit 2: the environment
+// chose a mode in which the flag means nothing).
 //
 // # Exit status
 //
-//	0  success
-//	1  the login was refused, the network failed, or -check got no 200
-//	2  a usage or configuration error, such as no credentials at all
+//	0  success; for -status, a cached token with a minute to live, or a
+//	   service token
+//	1  the login was refused, the network failed, -timeout ran out,
+//	   -check got no 200, the cache failed, or -status found no token
+//	2  a usage or configuration error, checked before anything is sent:
+//	   no credentials, a password that is not UTF-8, a bad URL
 //
 // Messages go to standard error, start with "recitaltoken: ", and never
-// hold the password or a token.
+// hold the password or a token; -v says each event once. Interrupting a
+// run (Ctrl-C) ends it at once, even while it waits for another's login.
 package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,6 +73,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -91,14 +81,15 @@ import (
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
-	"github.com/seed9ffb1f9c/recitaloauth/internal/hooks"
+	envvar "github.com/seed9ffb1f9c/recitaloauth/internal/env"
 	"golang.org/x/oauth2"
+	"golang.org/x/term"
 )
 
 // Exit codes.
 const (
 	exitOK      = 0
-	exitFailure = 1 // refused login, network failure, -check without 200
+	exitFailure = 1 // refused login, network failure, timeout, -check without 200, no cached token for -status
 	exitUsage   = 2 // usage or configuration error
 )
 
@@ -126,66 +117,80 @@ func main() {
 // surroundings are what a run reads and writes, injected so that tests
 // run the command in process.
 type surroundings struct {
-	stdin          io.Reader
+	stdin          io.Reader // an *os.File on a terminal gets the password prompt
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	storeDir       string        // "": the library's default, NewFileStore("")
-	loginTimeout   time.Duration // 0: the library's default
+	timeout        time.Duration // -timeout's default; 0: the library's login timeout
 }
 
 // options are the command's flags.
 type options struct {
 	check         bool
 	json          bool
+	status        bool
+	logout        bool
+	refresh       bool
 	noCache       bool
 	passwordStdin bool
+	timeout       time.Duration
 	verbose       bool
 }
 
-func newFlagSet(opts *options) *flag.FlagSet {
+func newFlagSet(opts *options, timeout time.Duration) *flag.FlagSet {
 	fs := flag.NewFlagSet("recitaltoken", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // run writes the messages, with its prefix
-	fs.BoolVar(&opts.check, "check", false, "GET $"+envAPIURL+"/config/ with the token, recital's connection test;\nreport the status on stderr, exit 0 only on 200")
-	fs.BoolVar(&opts.json, "json", false, "print the token as JSON: access_token, token_type, expiry")
-	fs.BoolVar(&opts.noCache, "no-cache", false, "neither read nor write the token cache: log in every run")
-	fs.BoolVar(&opts.passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
-	fs.BoolVar(&opts.verbose, "v", false, "say on stderr what the run does: login, cache, failures")
+	fs.BoolVar(&opts.check, "check", false, "GET $"+envAPIURL+"/config/ with the token; the status on stderr, exit 0 on 200")
+	fs.BoolVar(&opts.json, "json", false, "print access_token, token_type and expiry as JSON")
+	fs.BoolVar(&opts.status, "status", false, "who, login host, cache, the cached token's expiry; never the token, never a login")
+	fs.BoolVar(&opts.logout, "logout", false, "forget this account's cached token")
+	fs.BoolVar(&opts.refresh, "refresh", false, "log in now, replace the cached token, print it")
+	fs.BoolVar(&opts.noCache, "no-cache", false, "neither read nor write the cache: log in every run")
+	fs.BoolVar(&opts.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+	fs.DurationVar(&opts.timeout, "timeout", timeout, "bound the whole run, waits and login")
+	fs.BoolVar(&opts.verbose, "v", false, "say on stderr what the run does")
 	return fs
 }
 
-const shortUsage = "usage: recitaltoken [-check | -json] [-no-cache] [-password-stdin] [-v]\n"
+const shortUsage = "usage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\n"
 
-// printUsage is -h.
+// printUsage is -h: one line per flag, in the order of the package doc.
 func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, shortUsage+`
 recitaltoken prints an access token for recital.ai's APIs on standard output:
 
   curl -H "Authorization: Bearer $(recitaltoken)" https://extract.api.recital.ai/extract/api/v1/config/
 
-Flags:
 `)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	for _, name := range []string{"check", "json", "status", "logout", "refresh", "no-cache", "password-stdin", "timeout", "v"} {
+		f := fs.Lookup(name)
+		flagName := "-" + name
+		if name == "timeout" {
+			flagName += " D"
+		}
+		usage := f.Usage
+		if name == "timeout" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "  %-16s %s\n", flagName, usage)
+	}
 	fmt.Fprint(w, `
-Environment:
-  RECITAL_API_TOKEN  a service token (Settings → API Tokens); wins over the
-                     username and password, and is never cached
-  RECITAL_USERNAME   the account to log in with
-  RECITAL_PASSWORD   its password (or -password-stdin)
-  RECITAL_AUTH_URL   the login URL (default `+recitaloauth.DefaultAuthURL+`)
-  RECITAL_LOG        debug, info or warn: the library's log records on stderr
-  `+envAPIURL+`    the API base URL for -check (default `+recitaloauth.DefaultAPIURL+`)
+Credentials: RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD
+(asked for on a terminal), with RECITAL_AUTH_URL and RECITAL_LOG, as
+recitaloauth.DefaultTokenSource reads them; `+envAPIURL+` is the API base
+URL for -check. A login's token is cached, sealed with a key derived from
+the password, and reused while it has more than a minute left.
 
-A login's token is cached, sealed with a key derived from the password, and
-reused while it has more than a minute left, in the library's file store:
-  `+storeDirHelp()+`
-Try -check first with new credentials.
+The file store: `+storeDirHelp()+`
 
-Exit status: 0 success; 1 login refused, network failure, or -check without
-200; 2 usage or configuration error.
+Exit status: 0 success; 1 login refused, network failure, timeout, -check
+without 200, cache failure, or no cached token for -status; 2 usage or
+configuration error. Details: go doc github.com/seed9ffb1f9c/recitaloauth/cmd/recitaltoken
 `)
 }
+
+// errTimedOut is the cause of a run that -timeout ended.
+var errTimedOut = errors.New("-timeout reached")
 
 // run is the command; it returns the exit code. ctx ends the run, waits
 // included.
@@ -193,7 +198,7 @@ func run(ctx context.Context, args []string, env surroundings) int {
 	// -v's records come from the source's login goroutine too.
 	env.stderr = &syncWriter{w: env.stderr}
 	var opts options
-	fs := newFlagSet(&opts)
+	fs := newFlagSet(&opts, cmp.Or(env.timeout, recitaloauth.DefaultLoginTimeout))
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(env.stdout, fs)
@@ -201,11 +206,11 @@ func run(ctx context.Context, args []string, env surroundings) int {
 		}
 		return usageError(env.stderr, err.Error())
 	}
-	switch {
-	case fs.NArg() > 0:
+	if msg := opts.conflict(); msg != "" {
+		return usageError(env.stderr, msg)
+	}
+	if fs.NArg() > 0 {
 		return usageError(env.stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	case opts.check && opts.json:
-		return usageError(env.stderr, "-check and -json cannot be used together")
 	}
 
 	var checkURL string
@@ -215,50 +220,252 @@ func run(ctx context.Context, args []string, env surroundings) int {
 			return configError(env.stderr, err)
 		}
 	}
-	src, err := newSource(ctx, opts, env)
-	if err != nil {
+	// The environment (and the prompt, which waits for a person) before
+	// the clock of -timeout starts.
+	settings, err := readSettings(ctx, opts, env)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		fmt.Fprintln(env.stderr, message(err)) // interrupted at the prompt
+		return exitFailure
+	case err != nil:
 		return configError(env.stderr, err)
 	}
-	if opts.check {
-		return check(ctx, src, checkURL, env.stderr)
+	ctx, cancel := context.WithTimeoutCause(ctx, opts.timeout, errTimedOut)
+	defer cancel()
+	a := newAccount(ctx, opts, env, settings)
+	r := runner{ctx: ctx, opts: opts, env: env, account: a}
+	switch {
+	case opts.status:
+		return r.status()
+	case opts.logout:
+		return r.logout()
+	case opts.refresh:
+		return r.refreshToken()
+	case opts.check:
+		return r.failed(check(ctx, a.src, checkURL, env.stderr))
 	}
-	tok, err := hooks.TokenFor(ctx, src, minLife)
-	if err != nil {
-		fmt.Fprintln(env.stderr, message(err))
-		return exitFailure
-	}
-	if err := printToken(env.stdout, tok, opts.json); err != nil {
-		fmt.Fprintln(env.stderr, message(err))
-		return exitFailure
-	}
-	return exitOK
+	return r.print()
 }
 
-// newSource makes the run's token source from the environment, by the
-// library's rules. Its errors are configuration errors: nothing has been
-// sent yet.
-func newSource(ctx context.Context, opts options, env surroundings) (oauth2.TokenSource, error) {
-	var password func() (string, error)
+// conflict names flags that cannot go together, or is "".
+func (o options) conflict() string {
+	modes := []struct {
+		set  bool
+		name string
+	}{{o.check, "-check"}, {o.json, "-json"}, {o.status, "-status"}, {o.logout, "-logout"}, {o.refresh, "-refresh"}}
+	var set []string
+	for _, m := range modes {
+		if m.set {
+			set = append(set, m.name)
+		}
+	}
+	switch {
+	case len(set) == 2 && set[0] == "-json" && set[1] == "-refresh":
+		// -refresh prints the token: as JSON if asked.
+	case len(set) > 1:
+		return set[0] + " and " + set[1] + " cannot be used together"
+	case o.noCache && (o.status || o.logout || o.refresh):
+		return set[0] + " and -no-cache cannot be used together"
+	case o.timeout <= 0:
+		return "-timeout must be positive"
+	}
+	return ""
+}
+
+// account is what the environment describes: a service token, or a
+// login whose cache is cfg.Store.
+type account struct {
+	service bool
+	cfg     *recitaloauth.Config // nil for a service token
+	src     oauth2.TokenSource
+}
+
+// readSettings reads the environment by the library's rules, asking for
+// the password on a terminal. Its errors are configuration errors:
+// nothing has been sent yet.
+func readSettings(ctx context.Context, opts options, env surroundings) (envvar.Settings, error) {
+	sources := envvar.Sources{Getenv: env.getenv, LogTo: env.stderr}
 	if opts.passwordStdin {
-		password = func() (string, error) { return readPassword(env.stdin) }
+		sources.Password = func() (string, error) { return readPassword(env.stdin) }
+		sources.PasswordFrom = "-password-stdin"
+	} else if f, ok := env.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		sources.Prompt = func(username string) (string, error) { return prompt(ctx, f, env.stderr, username) }
 	}
-	service, config, err := hooks.Env(env.getenv, password, "-password-stdin", env.stderr)
-	if err != nil {
-		return nil, err
+	return envvar.Read(sources)
+}
+
+// newAccount makes the run's source for s; ctx serves its logins.
+func newAccount(ctx context.Context, opts options, env surroundings, s envvar.Settings) *account {
+	if s.ServiceToken != "" {
+		return &account{service: true, src: recitaloauth.ServiceTokenSource(s.ServiceToken)} // never stored
 	}
-	if service != "" {
-		return recitaloauth.ServiceTokenSource(service), nil // never stored
-	}
-	cfg := config.(*recitaloauth.Config)
+	cfg := &recitaloauth.Config{Username: s.Username, Password: s.Password, AuthURL: s.AuthURL, Logger: s.Logger}
 	if opts.verbose {
 		cfg.Logger = slog.New(newBriefHandler(env.stderr))
 	}
 	if !opts.noCache {
 		cfg.Store = recitaloauth.NewFileStore(env.storeDir)
 	}
-	cfg.LoginTimeout = env.loginTimeout
-	return cfg.TokenSource(ctx), nil
+	cfg.LoginTimeout = opts.timeout
+	return &account{cfg: cfg, src: cfg.TokenSource(ctx)}
 }
+
+// prompt asks for username's password on the terminal tty, without echo.
+// Ctrl-C (ctx) ends the wait, and gives the terminal its echo back.
+func prompt(ctx context.Context, tty *os.File, w io.Writer, username string) (string, error) {
+	fd := int(tty.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	fmt.Fprintf(w, "Password for %s: ", username)
+	type typed struct {
+		pass []byte
+		err  error
+	}
+	done := make(chan typed, 1)
+	go func() {
+		pass, err := term.ReadPassword(fd)
+		done <- typed{pass, err}
+	}()
+	select {
+	case t := <-done:
+		fmt.Fprintln(w) // the Enter typed was not echoed
+		if t.err != nil {
+			return "", fmt.Errorf("reading the password: %w", t.err)
+		}
+		return string(t.pass), nil
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		fmt.Fprintln(w)
+		return "", fmt.Errorf("no password typed: %w", context.Cause(ctx))
+	}
+}
+
+// runner runs one of the command's modes.
+type runner struct {
+	ctx     context.Context
+	opts    options
+	env     surroundings
+	account *account
+}
+
+// print is the default: a token with minLife to live, on stdout.
+func (r runner) print() int {
+	tok, err := recitaloauth.TokenLasting(r.ctx, r.account.src, minLife)
+	if err != nil {
+		return r.fail(err)
+	}
+	if err := printToken(r.env.stdout, tok, r.opts.json); err != nil {
+		return r.fail(err)
+	}
+	return exitOK
+}
+
+// refreshToken is -refresh: the cached token is forgotten, so that the
+// token printed comes from a login (or from another run that logged in
+// after the forget, which is as new).
+func (r runner) refreshToken() int {
+	if r.account.service {
+		fmt.Fprintln(r.env.stderr, "recitaltoken: a service token ("+envvar.APIToken+") is never cached: nothing to refresh")
+		return exitUsage
+	}
+	if _, err := r.account.cfg.ForgetStoredToken(r.ctx); err != nil {
+		return r.fail(err)
+	}
+	return r.print()
+}
+
+// logout is -logout.
+func (r runner) logout() int {
+	if r.account.service {
+		fmt.Fprintln(r.env.stderr, "recitaltoken: a service token ("+envvar.APIToken+") is never cached: nothing to forget")
+		return exitOK
+	}
+	forgot, err := r.account.cfg.ForgetStoredToken(r.ctx)
+	switch {
+	case err != nil:
+		return r.fail(err)
+	case forgot:
+		fmt.Fprintf(r.env.stderr, "recitaltoken: forgot the cached token of %s\n", r.account.cfg.Username)
+	default:
+		fmt.Fprintf(r.env.stderr, "recitaltoken: no cached token for %s\n", r.account.cfg.Username)
+	}
+	return exitOK
+}
+
+// status is -status, on stdout: it never prints the token, never logs in.
+func (r runner) status() int {
+	w := r.env.stdout
+	if r.account.service {
+		fmt.Fprintln(w, "user:  service token ("+envvar.APIToken+")")
+		fmt.Fprintln(w, "cache: none: a service token is never cached")
+		return exitOK
+	}
+	cfg := r.account.cfg
+	fmt.Fprintln(w, "user:  "+cfg.Username)
+	fmt.Fprintln(w, "login: "+loginHost(cfg.AuthURL))
+	where := "?"
+	if fs, ok := cfg.Store.(*recitaloauth.FileStore); ok {
+		dir, err := fs.Dir()
+		where = dir
+		if err != nil {
+			where = message(err)
+		}
+	}
+	tok, err := cfg.StoredToken(r.ctx)
+	if err != nil {
+		fmt.Fprintf(w, "cache: %s: cannot be used: %s\n", where, strings.TrimPrefix(err.Error(), "recitaloauth: "))
+		fmt.Fprintln(w, "token: unknown")
+		return r.failed(exitFailure)
+	}
+	fmt.Fprintf(w, "cache: %s: works\n", where)
+	if tok == nil {
+		fmt.Fprintln(w, "token: none cached")
+		return exitFailure
+	}
+	left := time.Until(tok.Expiry)
+	if left <= 0 {
+		fmt.Fprintf(w, "token: expired at %s\n", tok.Expiry.UTC().Format(time.RFC3339))
+		return exitFailure
+	}
+	fmt.Fprintf(w, "token: expires %s (%d min left)\n", tok.Expiry.UTC().Format(time.RFC3339), int(left.Minutes()))
+	if left < minLife {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// loginHost is the host the login goes to.
+func loginHost(authURL string) string {
+	u, err := url.Parse(cmp.Or(authURL, recitaloauth.DefaultAuthURL))
+	if err != nil {
+		return "?"
+	}
+	return u.Host
+}
+
+// fail reports err, naming -timeout if it ended the run, and returns
+// exitFailure.
+func (r runner) fail(err error) int {
+	msg := message(err)
+	if r.timedOut() {
+		msg = "recitaltoken: gave up after -timeout " + r.opts.timeout.String() + ": " + strings.TrimPrefix(msg, "recitaltoken: ")
+	}
+	fmt.Fprintln(r.env.stderr, msg)
+	return exitFailure
+}
+
+// failed is code, after saying that -timeout ended the run if it did:
+// for a mode that reported its failure itself.
+func (r runner) failed(code int) int {
+	if code != exitOK && r.timedOut() {
+		fmt.Fprintf(r.env.stderr, "recitaltoken: gave up after -timeout %v\n", r.opts.timeout)
+	}
+	return code
+}
+
+func (r runner) timedOut() bool { return errors.Is(context.Cause(r.ctx), errTimedOut) }
 
 // readPassword reads the first line of r, without its line ending.
 func readPassword(r io.Reader) (string, error) {

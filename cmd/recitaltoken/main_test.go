@@ -129,12 +129,12 @@ func (f *fixture) runContext(ctx context.Context, stdin string, args ...string) 
 	var stdout bytes.Buffer
 	var stderr lockedBuffer // the source's login goroutine may write late
 	code := run(ctx, args, surroundings{
-		stdin:        strings.NewReader(stdin),
-		stdout:       &stdout,
-		stderr:       &stderr,
-		getenv:       func(name string) string { return env[name] },
-		storeDir:     f.storeDir(),
-		loginTimeout: f.loginTimeout,
+		stdin:    strings.NewReader(stdin),
+		stdout:   &stdout,
+		stderr:   &stderr,
+		getenv:   func(name string) string { return env[name] },
+		storeDir: f.storeDir(),
+		timeout:  f.loginTimeout,
 	})
 	return f.checked(result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}, stdin, args)
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 )
 
@@ -414,7 +415,9 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  log: %-5s %s%s", r.Level, strings.TrimPrefix(r.Message, "recitaloauth: "), h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
-		writeAttr(&b, a)
+		if a.Key != event.Key { // a name for programs; the message says it
+			writeAttr(&b, a)
+		}
 		return true
 	})
 	b.WriteByte('\n')

@@ -1,6 +1,6 @@
 // Package storekey holds the one rule for the keys a store is given, and
-// the one limit on its values, so that the file store, the redis store and
-// the source agree on them.
+// the one bound on its values, so that the source, the file store and
+// the redis store agree on them.
 package storekey
 
 import "fmt"

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openPty opens a pseudo-terminal pair by hand (no pty library): the
+// master, where the test plays the person at the keyboard, and the slave,
+// the terminal the command reads.
+func openPty(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	master = os.NewFile(uintptr(fd), "/dev/ptmx")
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlocking the pty: %v", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("naming the pty: %v", err)
+	}
+	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slave.Close() })
+	return master, slave
+}
+
+// TestPasswordPrompt: with a username and no password, on a terminal, the
+// command asks "Password for <user>: " on it, reads the password without
+// echo, and goes on as usual: the token on stdout. The person takes longer
+// to type than -timeout: the clock starts once the password is in.
+func TestPasswordPrompt(t *testing.T) {
+	f := newFixture(t)
+	delete(f.env, "RECITAL_PASSWORD")
+	master, slave := openPty(t)
+
+	// The terminal's output, as the person sees it.
+	var mu sync.Mutex
+	var screen bytes.Buffer
+	prompted := make(chan struct{})
+	go func() {
+		buf := make([]byte, 256)
+		once := sync.Once{}
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			screen.Write(buf[:n])
+			asked := strings.Contains(screen.String(), "Password for "+username+": ")
+			mu.Unlock()
+			if asked {
+				once.Do(func() { close(prompted) })
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	type outcome struct {
+		code   int
+		stdout string
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var stdout bytes.Buffer
+		env := f.env
+		code := run(t.Context(), []string{"-timeout", "300ms"}, surroundings{
+			stdin: slave, stdout: &stdout, stderr: slave,
+			getenv:   func(name string) string { return env[name] },
+			storeDir: f.storeDir(),
+		})
+		done <- outcome{code, stdout.String()}
+	}()
+	select {
+	case <-prompted:
+	case <-time.After(5 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("no prompt on the terminal; it shows %q", screen.String())
+	}
+	time.Sleep(400 * time.Millisecond) // a person typing, slower than -timeout
+	io.WriteString(master, password+"\r")
+	var got outcome
+	select {
+	case got = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the command did not go on after the password was typed")
+	}
+	if got.code != 0 {
+		t.Errorf("exit %d, want 0", got.code)
+	}
+	token := oneLine(t, got.stdout)
+	if code, user := f.configUser(token); code != 200 || user != username {
+		t.Errorf("the token gets %d for %q, want 200 for %q", code, user, username)
+	}
+	slave.Close() // the reader ends
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(screen.String(), password) {
+		t.Errorf("the password was echoed: the terminal shows %q", screen.String())
+	}
+}

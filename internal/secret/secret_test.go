@@ -1,0 +1,62 @@
+package secret
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestScrubPrefix: only the start of an answer is scrubbed and kept, and
+// an echo that starts there is replaced whole, however far it runs; no
+// part of one is left at the end.
+func TestScrubPrefix(t *testing.T) {
+	const limit = 10
+	tail := strings.Repeat("x", 300) // past limit and the longest echo of "secret"
+	tests := []struct{ name, text, want string }{
+		{"short, echoes anywhere", "0123456789ab secret secret", "0123456789ab [redacted] [redacted]"},
+		{"long, no echo: cut at the limit", "0123456789ab" + tail, "0123456789"},
+		{"echo across the limit", "012345678secret" + tail, "012345678[redacted]"},
+		{"long spelling across the limit", "01234567%73%65%63%72%65%74" + tail, "01234567[redacted]"},
+		{"echo from the limit on: dropped", "0123456789secret" + tail, "0123456789"},
+		{"echo right after one across the limit", "012345678secretsecret" + tail, "012345678[redacted]"},
+	}
+	scrub := NewScrubber("secret")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, string(scrub.Prefix([]byte(tt.text), limit))); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestEchoLongest: the bound on an echo's length, which decides how much
+// of an answer is scrubbed, holds for the longest spelling of each kind of
+// character.
+func TestEchoLongest(t *testing.T) {
+	tests := []struct {
+		password string
+		longest  []string // its longest spellings, one per format
+	}{
+		{"p", []string{`&#0000112;`, `&#X000070;`, `\u0070`, `%70`}},
+		{"é", []string{`&#0000233;`, `&#x0000E9;`, `\xc3\xa9`, `%C3%A9`, `\u00e9`}},
+		{"€", []string{`&#00008364;`, `&#x000020AC;`, `\xe2\x82\xac`, `%E2%82%AC`}},
+		{"😀", []string{`&#0000128512;`, `&#x00001F600;`, `\xf0\x9f\x98\x80`, `\uD83D\uDE00`, `\U0001F600`}},
+		{" ", []string{`&#000032;`, `&#x000020;`, `\x20`, `%20`, `+`}},
+		{"\xe9", []string{`\xe9`, `%E9`, "\xe9", "\uFFFD"}}, // not UTF-8: the fuzzer tries it
+	}
+	for _, tt := range tests {
+		t.Run(tt.password, func(t *testing.T) {
+			scrub := NewScrubber(tt.password)
+			for _, spelling := range tt.longest {
+				if got := scrub.Prefix([]byte(spelling), 1); string(got) != Redacted {
+					t.Errorf("%q scrubbed to %q, want %q", spelling, got, Redacted)
+				}
+				if len(spelling) > scrub.longest {
+					t.Errorf("%q is %d bytes long, more than the bound %d", spelling, len(spelling), scrub.longest)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,67 @@
+package recitaloauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestScrubOnlyServerText: the scrubber hides the password in what a
+// server sent, never in Go's or the library's own words, which never
+// hold it. With a one-letter password, "e", scrubbing everything would
+// garble "context deadline exceeded" and "connection refused" (and show
+// where the letter occurs); the errors must read as Go wrote them, and
+// still be what errors.Is finds.
+func TestScrubOnlyServerText(t *testing.T) {
+	const password = "e"
+	release := make(chan struct{})
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hanging.Close()
+	defer close(release) // before Close, which waits for the handler
+	// Port 1 (tcpmux) has no listener here.
+	const refusing = "http://127.0.0.1:1/login/"
+
+	tests := []struct {
+		name    string
+		authURL string
+		want    string
+		is      error
+	}{
+		{
+			name:    "hanging server",
+			authURL: hanging.URL + "/login/",
+			want:    `recitaloauth: login failed: Post "` + hanging.URL + `/login/": context deadline exceeded`,
+			is:      context.DeadlineExceeded,
+		},
+		{
+			name:    "refusing server",
+			authURL: refusing,
+			want:    `recitaloauth: login failed: Post "` + refusing + `": dial tcp 127.0.0.1:1: connect: connection refused`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &Config{Username: "u", Password: password, AuthURL: tt.authURL, LoginTimeout: 300 * time.Millisecond}
+			_, err := cfg.Token(context.Background())
+			if err == nil {
+				t.Fatal("Token succeeded, want an error")
+			}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("message mismatch (-want +got):\n%s", diff)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.is)
+			}
+		})
+	}
+}

@@ -1,0 +1,163 @@
+package recitaloauth
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
+	"golang.org/x/oauth2"
+)
+
+// TestStoredToken: StoredToken returns the token a source saved, opened
+// with the password, without a login; nothing for an empty store or
+// another password; an error for no store, and for a store that hangs
+// once ctx ends.
+func TestStoredToken(t *testing.T) {
+	login := newLoginServer()
+	store := newMemStore()
+	saved, err := storeSource(store, login).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.Store = store
+	ctx := withHandler(login)
+	got, err := cfg.StoredToken(ctx)
+	if err != nil || got == nil || got.AccessToken != saved.AccessToken || !got.Expiry.Equal(saved.Expiry) {
+		t.Errorf("StoredToken = %v, %v; want the saved token %q, expiring %v", got, err, saved.AccessToken, saved.Expiry)
+	}
+	if n := login.count(); n != 1 {
+		t.Errorf("%d logins, want the source's 1 only", n)
+	}
+
+	other := testConfig()
+	other.Password = "another password"
+	other.Store = store
+	if got, err := other.StoredToken(ctx); got != nil || err != nil {
+		t.Errorf("StoredToken with another password = %v, %v; want nil, nil", got, err)
+	}
+	empty := testConfig()
+	empty.Store = newMemStore()
+	if got, err := empty.StoredToken(ctx); got != nil || err != nil {
+		t.Errorf("StoredToken on an empty store = %v, %v; want nil, nil", got, err)
+	}
+	if _, err := testConfig().StoredToken(ctx); !errors.Is(err, errNoStore) {
+		t.Errorf("StoredToken without a store: %v, want %v", err, errNoStore)
+	}
+
+	hanging := newMemStore()
+	hanging.hang = make(chan struct{})
+	defer close(hanging.hang)
+	cfg.Store = hanging
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := cfg.StoredToken(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("StoredToken on a hanging store: %v, want a deadline error", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("StoredToken on a hanging store took %v, want about 50ms", took)
+	}
+}
+
+// raceStore is a memStore on which another process saves a new value
+// right after each Load.
+type raceStore struct {
+	*memStore
+	newer []byte
+}
+
+func (r raceStore) Load(ctx context.Context, key string) ([]byte, error) {
+	value, err := r.memStore.Load(ctx, key)
+	r.set(key, r.newer)
+	return value, err
+}
+
+// TestForgetStoredToken: ForgetStoredToken deletes the value it opened,
+// by compare-and-delete: a value another process saved meanwhile stays;
+// it reports whether it found one.
+func TestForgetStoredToken(t *testing.T) {
+	login := newLoginServer()
+	ctx := withHandler(login)
+	cfg := testConfig()
+
+	store := newMemStore()
+	if _, err := storeSource(store, login).Token(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store = store
+	if forgot, err := cfg.ForgetStoredToken(ctx); !forgot || err != nil {
+		t.Errorf("ForgetStoredToken = %v, %v; want true, nil", forgot, err)
+	}
+	if got, err := cfg.StoredToken(ctx); got != nil || err != nil {
+		t.Errorf("after ForgetStoredToken, StoredToken = %v, %v; want nil, nil", got, err)
+	}
+	if forgot, err := cfg.ForgetStoredToken(ctx); forgot || err != nil {
+		t.Errorf("ForgetStoredToken on an empty store = %v, %v; want false, nil", forgot, err)
+	}
+
+	racing := raceStore{memStore: newMemStore(), newer: []byte("another process's value")}
+	if _, err := storeSource(racing.memStore, login).Token(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store = racing
+	if _, err := cfg.ForgetStoredToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, value := racing.only(t); string(value) != string(racing.newer) {
+		t.Errorf("the store holds %q, want the value saved meanwhile", value)
+	}
+}
+
+// countingSource counts its Token calls.
+type countingSource struct{ calls int }
+
+func (c *countingSource) Token() (*oauth2.Token, error) {
+	c.calls++
+	return &oauth2.Token{AccessToken: "theirs", Expiry: time.Now().Add(time.Second)}, nil
+}
+
+// TestTokenLasting: a source of another kind is asked once and its token
+// returned as it is, however short its life; this package's source waits
+// for a login when its token has less than asked (TestStoreTokenFor and
+// the cache tests cover tokenFor itself).
+func TestTokenLasting(t *testing.T) {
+	theirs := &countingSource{}
+	tok, err := TokenLasting(context.Background(), theirs, time.Hour)
+	if err != nil || tok.AccessToken != "theirs" || theirs.calls != 1 {
+		t.Errorf("TokenLasting(their source) = %v, %v after %d calls; want their token after 1", tok, err, theirs.calls)
+	}
+
+	login := newLoginServer()
+	login.set(func(s *loginServer) { s.expiresIn = 120 })
+	src := testConfig().TokenSource(withHandler(login))
+	if _, err := src.Token(); err != nil {
+		t.Fatal(err)
+	}
+	tok, err = TokenLasting(context.Background(), src, 5*time.Minute)
+	if err != nil || tok.AccessToken == "token-1" {
+		t.Errorf("TokenLasting(5 min) on a 2 min token = %v, %v; want a new login's token", tok, err)
+	}
+}
+
+// TestConfigAuthURLOneRule: String and LogValue show AuthURL by one rule,
+// as it is set ("" stays ""), with a userinfo password hidden.
+func TestConfigAuthURLOneRule(t *testing.T) {
+	for _, authURL := range []string{"", "https://ana:hunter2@auth.example.com/login/", "http://127.0.0.1:8000/login/"} {
+		c := Config{Username: "ana", Password: "hunter2", AuthURL: authURL}
+		var logged string
+		for _, a := range c.LogValue().Group() {
+			if a.Key == "auth_url" {
+				logged = a.Value.String()
+			}
+		}
+		want := secret.URL(authURL)
+		if !strings.Contains(c.String(), "AuthURL: "+strconv.Quote(want)) || logged != want {
+			t.Errorf("AuthURL %q: String %s, LogValue auth_url %q; want both %q", authURL, c.String(), logged, want)
+		}
+	}
+}
