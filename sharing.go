@@ -192,18 +192,9 @@ func (s *sharedStore) release(unlock func()) {
 // bound to IP addresses, one another machine saved.
 func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	key := s.keyFor(f)
-	value, err := bounded(s, ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, key) }, nil)
+	cred, err := s.fetch(ctx, key)
 	s.result(ctx, "load", err)
-	if err != nil || value == nil {
-		return nil
-	}
-	if len(value) > storekey.MaxValue {
-		s.log.Debug("recitaloauth: ignored a stored value too large to be a token", "bytes", len(value))
-		return nil
-	}
-	cred, err := s.sealer.open(value)
-	if err != nil {
-		s.log.Debug("recitaloauth: ignored a stored value that does not open (another password, or damaged)")
+	if cred == nil {
 		return nil
 	}
 	now := time.Now()
@@ -232,6 +223,27 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	s.log.Info("recitaloauth: token from the store", event.Attr(event.FromStore), "reason", f.reason,
 		"left", cred.token.Expiry.Sub(now).Round(time.Second), "other_machine", cred.foreign)
 	return cred
+}
+
+// fetch loads the value under key and opens it: nil and no error when
+// there is none, or none that opens (too large to be a token, another
+// password's, damaged); an error only when the store failed.
+func (s *sharedStore) fetch(ctx context.Context, key string) (*credential, error) {
+	value, err := bounded(s, ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, key) }, nil)
+	if err != nil || value == nil {
+		return nil, err
+	}
+	if len(value) > storekey.MaxValue {
+		s.log.Debug("recitaloauth: ignored a stored value too large to be a token", "bytes", len(value))
+		return nil, nil
+	}
+	cred, err := s.sealer.open(value)
+	if err != nil {
+		s.log.Debug("recitaloauth: ignored a stored value that does not open (another password, or damaged)")
+		return nil, nil
+	}
+	cred.key = key
+	return cred, nil
 }
 
 // save seals cred's token into the store. A failure costs other processes

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
-	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 	"golang.org/x/oauth2"
 )
 
@@ -15,11 +15,14 @@ import (
 // would open it; nil and no error mean there is none, or none that opens
 // with this password (another password's, or damaged), which a source
 // would ignore too. The token may have expired: the caller judges its
-// Expiry. ctx bounds the store call, even one that ignores it. Safe for
-// concurrent use.
+// Expiry. The store calls are bounded as a source's are (see [Store]), even
+// calls that ignore ctx. Safe for concurrent use.
 func (c *Config) StoredToken(ctx context.Context) (*oauth2.Token, error) {
-	_, tok, err := c.stored(ctx)
-	return tok, err
+	_, creds, err := c.stored(ctx)
+	if err != nil || len(creds) == 0 {
+		return nil, err
+	}
+	return creds[0].copyToken(), nil
 }
 
 // ForgetStoredToken removes the token [Config.Store] holds for c's
@@ -27,66 +30,53 @@ func (c *Config) StoredToken(ctx context.Context) (*oauth2.Token, error) {
 // deletes with the store's compare-and-delete, the value it opened, so
 // that a token another process saved meanwhile stays; it reports whether
 // it found one to delete. A source of this process that holds the token
-// in memory still hands it out: the next process logs in. Safe for
-// concurrent use.
+// in memory still hands it out: the next process logs in. The store calls
+// are bounded as a source's are (see [Store]). Safe for concurrent use.
 func (c *Config) ForgetStoredToken(ctx context.Context) (bool, error) {
-	value, tok, err := c.stored(ctx)
-	if err != nil || tok == nil {
-		return false, err
+	s, creds, err := c.stored(ctx)
+	for _, cred := range creds {
+		_, err = bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, s.store.Delete(ctx, cred.key, cred.sealed)
+		}, nil)
+		if err != nil {
+			return false, storeError(ctx, err)
+		}
 	}
-	_, err = storeCall(ctx, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.Store.Delete(ctx, storeKey(c.authURL(), c.Username), value)
-	})
-	if err != nil {
-		return false, fmt.Errorf("recitaloauth: token store: %w", err)
-	}
-	return true, nil
+	return len(creds) > 0, err
 }
 
 var errNoStore = errors.New("recitaloauth: Config.Store is nil")
 
-// stored loads and opens c's value.
-func (c *Config) stored(ctx context.Context) ([]byte, *oauth2.Token, error) {
+// stored loads and opens c's values, as a source would: under this
+// machine's key (where tokens proved bound to IP addresses) and under the
+// key every machine shares, in that order.
+func (c *Config) stored(ctx context.Context) (*sharedStore, []*credential, error) {
 	if c.Store == nil {
 		return nil, nil, errNoStore
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	authURL := c.authURL()
-	value, err := storeCall(ctx, func(ctx context.Context) ([]byte, error) {
-		return c.Store.Load(ctx, storeKey(authURL, c.Username))
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("recitaloauth: token store: %w", err)
+	s := newSharedStore(c, slog.New(slog.DiscardHandler))
+	var creds []*credential
+	for _, key := range []string{s.machineKey, s.key} {
+		s.sealer.newLogin() // each value may have a salt of its own
+		cred, err := s.fetch(ctx, key)
+		if err != nil {
+			return nil, nil, storeError(ctx, err)
+		}
+		if cred != nil {
+			creds = append(creds, cred)
+		}
 	}
-	if value == nil || len(value) > storekey.MaxValue {
-		return nil, nil, nil
-	}
-	cred, err := newSealer(authURL, c.Username, c.Password).open(value)
-	if err != nil {
-		return nil, nil, nil
-	}
-	return value, cred.copyToken(), nil
+	return s, creds, nil
 }
 
-// storeCall runs call, and returns when ctx ends even if the store
-// ignores its context.
-func storeCall[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
-	type result struct {
-		value T
-		err   error
+// storeError is a failed store call as the caller sees it: the end of its
+// own ctx when that is why the call was cut short.
+func storeError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		err = context.Cause(ctx)
 	}
-	results := make(chan result, 1)
-	go func() {
-		value, err := call(ctx)
-		results <- result{value, err}
-	}()
-	select {
-	case r := <-results:
-		return r.value, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, context.Cause(ctx)
-	}
+	return fmt.Errorf("recitaloauth: token store: %w", err)
 }

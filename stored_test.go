@@ -65,7 +65,7 @@ func TestStoredToken(t *testing.T) {
 }
 
 // raceStore is a memStore on which another process saves a new value
-// right after each Load.
+// right after each Load of a key that holds one.
 type raceStore struct {
 	*memStore
 	newer []byte
@@ -73,7 +73,9 @@ type raceStore struct {
 
 func (r raceStore) Load(ctx context.Context, key string) ([]byte, error) {
 	value, err := r.memStore.Load(ctx, key)
-	r.set(key, r.newer)
+	if value != nil {
+		r.set(key, r.newer)
+	}
 	return value, err
 }
 

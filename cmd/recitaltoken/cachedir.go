@@ -1,18 +1,14 @@
 package main
 
-import (
-	"os"
-	"path/filepath"
-)
+import "github.com/seed9ffb1f9c/recitaloauth"
 
 // storeDirHelp names, for -h, the directory the library's NewFileStore("")
-// keeps the tokens in for this user on this system (under %LocalAppData%
-// on Windows, ~/Library/Caches on macOS, $XDG_CACHE_HOME or ~/.cache
-// elsewhere), so that the help never shows one system's path on another.
+// keeps the tokens in for this user on this system, as the library decides
+// it, so that the help never shows one system's path on another.
 func storeDirHelp() string {
-	cache, err := os.UserCacheDir()
+	dir, err := recitaloauth.NewFileStore("").Dir()
 	if err != nil {
-		return "none: the user cache directory is unknown here (" + err.Error() + ")"
+		return "none: " + message(err)
 	}
-	return filepath.Join(cache, "recitaloauth")
+	return dir
 }

@@ -181,7 +181,8 @@ recitaloauth.DefaultTokenSource reads them; `+envAPIURL+` is the API base
 URL for -check. A login's token is cached, sealed with a key derived from
 the password, and reused while it has more than a minute left.
 
-The file store: `+storeDirHelp()+`
+The cache is the library's file store:
+  `+storeDirHelp()+`
 
 Exit status: 0 success; 1 login refused, network failure, timeout, -check
 without 200, cache failure, or no cached token for -status; 2 usage or
