@@ -121,3 +121,37 @@ func TestInterrupt(t *testing.T) {
 	}
 	f.wantLogins(1)
 }
+
+// TestTenRunsOneLogin: ten runs of the built command, one after another
+// as a shell script makes them, log in once between them, through the
+// library's default store (under XDG_CACHE_HOME, or %LocalAppData% on
+// Windows, where CI runs it under wine), which holds the token sealed.
+func TestTenRunsOneLogin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var tokens []string
+	for i := range 10 {
+		r := f.exec("")
+		if r.Code != 0 || r.Stderr != "" {
+			t.Fatalf("run %d: exit %d, stderr %q; want 0 and nothing", i+1, r.Code, r.Stderr)
+		}
+		tokens = append(tokens, strings.TrimSpace(r.Stdout))
+	}
+	f.wantLogins(1)
+	for i, tok := range tokens {
+		if tok != tokens[0] {
+			t.Errorf("run %d printed another token than the first", i+1)
+		}
+	}
+	files := f.storedTokens()
+	if len(files) != 1 {
+		t.Fatalf("the default store (%s) holds %q, want one token", f.storeDir(), files)
+	}
+	value, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(value, []byte(tokens[0])) || bytes.Contains(value, []byte(password)) {
+		t.Errorf("the stored value holds the token or the password in clear")
+	}
+}
