@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -61,8 +62,12 @@ func TestStatusShortToken(t *testing.T) {
 func TestStatusStoreUnusable(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.token()
-	if err := os.Chmod(f.storeDir(), 0o777); err != nil {
+	// A file where the store's directory should be: unusable on every
+	// system (a mode would be, on Unix only).
+	if err := os.MkdirAll(filepath.Dir(f.storeDir()), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.storeDir(), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := f.run("", "-status")
