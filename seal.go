@@ -39,6 +39,11 @@ const (
 	keySize      = 32 // AES-256
 )
 
+// argonCost is argonTime and argonMemory, in a variable only so that the
+// package's tests can lower it (kdf_test.go, where TestKDFProduction pins
+// the production derivation).
+var argonCost = struct{ time, memory uint32 }{argonTime, argonMemory}
+
 // errSealed is why a value did not open. It says no more on purpose.
 var errSealed = errors.New("recitaloauth: a stored value does not open with this password, user and login URL")
 
@@ -123,7 +128,7 @@ func (s *sealer) open(value []byte) (*credential, error) {
 
 // derive makes the key for salt: the slow step (about 50 ms).
 func (s *sealer) derive(salt []byte) {
-	key := argon2.IDKey(s.password, salt, argonTime, argonMemory, argonThreads, keySize)
+	key := argon2.IDKey(s.password, salt, argonCost.time, argonCost.memory, argonThreads, keySize)
 	block, _ := aes.NewCipher(key) // a 32-byte key always makes a cipher
 	s.aead, _ = cipher.NewGCM(block)
 	s.salt = salt
