@@ -46,6 +46,7 @@ func needRoot(t *testing.T) {
 // redis store runs too; the tests below check what only the file store
 // promises.
 func TestFileStoreContract(t *testing.T) {
+	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	storetest.Run(t, func(t *testing.T) (store, peer recitaloauth.Store) {
 		dir := storeDir(t)
 		return recitaloauth.NewFileStore(dir), recitaloauth.NewFileStore(dir)
@@ -104,6 +105,7 @@ func TestFileStoreModes(t *testing.T) {
 // A reader that loads while another process replaces the value sees the
 // old value or the new one, whole, and no temporary file stays behind.
 func TestFileStoreAtomicReplace(t *testing.T) {
+	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	dir := storeDir(t)
 	values := [][]byte{bytes.Repeat([]byte("a"), 40<<10), bytes.Repeat([]byte("b"), 60<<10)}
 	writer := recitaloauth.NewFileStore(dir)
@@ -419,6 +421,7 @@ func TestFileStoreSaveTooLarge(t *testing.T) {
 // Save and Delete wait for the key's mutex file, which another process
 // may hold, and stop waiting when their context ends.
 func TestFileStoreMutexWaitCancelled(t *testing.T) {
+	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	for _, tt := range []struct {
 		name string
 		op   func(ctx context.Context, s *recitaloauth.FileStore) error

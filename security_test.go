@@ -515,6 +515,7 @@ func (dumpableStore) Delete(context.Context, string, []byte) error          { re
 // there does not get it into the login's error, nor into anything it
 // wraps.
 func TestUnparsableLocationHoldsNoPassword(t *testing.T) {
+	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	const password = "hunter2-secret"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "%zz?password="+password)
