@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,22 +104,40 @@ func TestJSON(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, flag := range []string{"-h", "-help", "--help"} {
-		t.Run(flag, func(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		t.Run(arg, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			r := f.run("", flag)
+			r := f.run("", arg)
 			if r.Code != 0 || r.Stderr != "" {
 				t.Errorf("exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
 			}
 			for _, want := range []string{
-				"usage: recitaltoken",
-				"-check", "-json", "-no-cache", "-password-stdin", "-v",
 				"RECITAL_API_TOKEN", "RECITAL_USERNAME", "RECITAL_PASSWORD", "RECITAL_AUTH_URL", "RECITAL_API_URL",
 			} {
 				if !strings.Contains(r.Stdout, want) {
 					t.Errorf("usage does not mention %q:\n%s", want, r.Stdout)
 				}
+			}
+			// Every flag the command parses, in the usage line and in the
+			// flag list with its own description: the prose mentions some
+			// flags too, so finding a name anywhere would not notice a
+			// missing list.
+			usageLine, _, _ := strings.Cut(r.Stdout, "\n")
+			flags := 0
+			newFlagSet(new(options)).VisitAll(func(fl *flag.Flag) {
+				flags++
+				name := regexp.QuoteMeta("-" + fl.Name)
+				if !regexp.MustCompile(`^usage: recitaltoken .*\[.*` + name + `[] |]`).MatchString(usageLine) {
+					t.Errorf("the usage line %q does not name -%s", usageLine, fl.Name)
+				}
+				description, _, _ := strings.Cut(fl.Usage, "\n")
+				if !regexp.MustCompile(`(?m)^  ` + name + `(\t|\n    \t)` + regexp.QuoteMeta(description)).MatchString(r.Stdout) {
+					t.Errorf("the flag list does not describe -%s (%q):\n%s", fl.Name, description, r.Stdout)
+				}
+			})
+			if flags != 5 {
+				t.Errorf("the command parses %d flags, want 5: -check, -json, -no-cache, -password-stdin, -v", flags)
 			}
 			f.wantLogins(0)
 		})
