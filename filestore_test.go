@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -113,9 +114,11 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	var loads int
+	var loads [2]atomic.Int64 // of each value, whole
+	var readerFailed atomic.Bool
 	wg.Go(func() {
 		reader := recitaloauth.NewFileStore(dir)
+		defer readerFailed.Store(true) // unless done, which ends the saves first
 		for {
 			select {
 			case <-done:
@@ -127,19 +130,30 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 				t.Errorf("Load during Save: %v", err)
 				return
 			}
-			if !bytes.Equal(got, values[0]) && !bytes.Equal(got, values[1]) {
+			switch {
+			case bytes.Equal(got, values[0]):
+				loads[0].Add(1)
+			case bytes.Equal(got, values[1]):
+				loads[1].Add(1)
+			default:
 				t.Errorf("Load during Save = %d bytes, %q...; want one of the values whole", len(got), got[:min(len(got), 8)])
 				return
 			}
-			loads++
 		}
 	})
-	for i := range 200 {
-		storetest.Save(t, writer, "k", string(values[i%2]))
+	// At least 200 saves, and on until the reader has loaded each value:
+	// loads that all ran before or after the saves would prove nothing.
+	deadline := time.Now().Add(10 * time.Second)
+	saves := 0
+	for ; !readerFailed.Load() && (saves < 200 || (loads[0].Load() == 0 || loads[1].Load() == 0) && time.Now().Before(deadline)); saves++ {
+		storetest.Save(t, writer, "k", string(values[saves%2]))
 	}
 	close(done)
 	wg.Wait()
-	t.Logf("%d loads during 200 saves", loads)
+	t.Logf("%d and %d loads during %d saves", loads[0].Load(), loads[1].Load(), saves)
+	if !t.Failed() && (loads[0].Load() == 0 || loads[1].Load() == 0) {
+		t.Errorf("%d loads of one value and %d of the other during %d saves, want some of each", loads[0].Load(), loads[1].Load(), saves)
+	}
 
 	entries, err := os.ReadDir(dir)
 	if err != nil {
