@@ -1,0 +1,66 @@
+package recitaloauth
+
+// Edges of unexported code that a one-statement mistake crosses and no
+// other test noticed (found by mutation testing, .ci/mutation); the public
+// ones are in edges_test.go.
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestTokenForShortLived: when the server's tokens live less than the
+// minimum asked for, tokenFor ends after two logins with the second
+// token, rather than logging in forever. Each login takes a second, and
+// the caller gives up after a minute, so that a loop fails the test
+// instead of hanging it.
+func TestTokenForShortLived(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login := newLoginServer()
+		login.expiresIn = 30 // seconds, less than the minute asked for
+		login.delay = time.Second
+		src := newTestSource(login)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		tok, err := src.tokenFor(ctx, time.Minute)
+		synctest.Wait()
+		if err != nil || tok.AccessToken != "token-2" || login.count() != 2 {
+			t.Errorf("got %v, %v after %d logins; want token-2 after 2", tok, err, login.count())
+		}
+	})
+}
+
+// TestJitter: the pauses after failures vary, within their bounds, so
+// that many processes failing together do not retry in step: the
+// back-off between logins takes up to a tenth off, the pause between a
+// login's attempts up to half. 100 draws all equal would mean no jitter
+// (with jitter, the chance is nil).
+func TestJitter(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		pause  func() time.Duration
+		lo, hi time.Duration
+	}{
+		{"back-off after 1 failure", func() time.Duration { return backoff(1) }, firstBackoff * 9 / 10, firstBackoff},
+		{"back-off after 3 failures", func() time.Duration { return backoff(3) }, 4 * firstBackoff * 9 / 10, 4 * firstBackoff},
+		{"back-off at its cap", func() time.Duration { return backoff(40) }, maxBackoff * 9 / 10, maxBackoff},
+		{"first retry", func() time.Duration { return retryPause(1) }, firstRetryPause / 2, firstRetryPause},
+		{"second retry", func() time.Duration { return retryPause(2) }, firstRetryPause, 2 * firstRetryPause},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := map[time.Duration]bool{}
+			for range 100 {
+				d := tt.pause()
+				if d < tt.lo || d > tt.hi {
+					t.Fatalf("pause %v, want %v to %v", d, tt.lo, tt.hi)
+				}
+				seen[d] = true
+			}
+			if len(seen) < 2 {
+				t.Errorf("100 pauses were all %v: no jitter", tt.pause())
+			}
+		})
+	}
+}
