@@ -6,6 +6,7 @@ package recitaloauth
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -63,4 +64,82 @@ func TestJitter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstLoadMisses is a store whose first Load finds nothing, as if another
+// process saved its token just after that look.
+type firstLoadMisses struct {
+	*memStore
+	looked atomic.Bool
+}
+
+func (s *firstLoadMisses) Load(ctx context.Context, key string) ([]byte, error) {
+	if !s.looked.Swap(true) {
+		return nil, nil
+	}
+	return s.memStore.Load(ctx, key)
+}
+
+// lateLock is a store whose TryLock answers only after delay, ignoring its
+// context.
+type lateLock struct {
+	*memStore
+	delay time.Duration
+}
+
+func (s *lateLock) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	time.Sleep(s.delay)
+	return s.memStore.TryLock(ctx, key, ttl)
+}
+
+// TestStoreSharingEdges: what a process does around the store's lock and
+// a stored token it cannot use.
+func TestStoreSharingEdges(t *testing.T) {
+	t.Run("a refresh logs in rather than take the stale stored token", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			login, store := newLoginServer(), newMemStore()
+			src := storeSource(store, login)
+			if _, err := src.Token(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(56 * time.Minute) // stale: its refresh starts
+			src.Token()
+			synctest.Wait()
+			tok, err := src.Token()
+			if err != nil || tok.AccessToken != "token-2" || login.count() != 2 {
+				t.Errorf("after the refresh: %v, %v after %d logins; want token-2 after 2", tok, err, login.count())
+			}
+		})
+	})
+	t.Run("a second look in the store once the lock is taken", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			login, store := newLoginServer(), newMemStore()
+			first, err := storeSource(store, login).Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// This process looks before the first one saved, and takes the
+			// lock after the first one let go of it.
+			tok, err := storeSource(&firstLoadMisses{memStore: store}, login).Token()
+			if err != nil || tok.AccessToken != first.AccessToken || login.count() != 1 {
+				t.Errorf("got %v, %v after %d logins; want %s after 1", tok, err, login.count(), first.AccessToken)
+			}
+		})
+	})
+	t.Run("a lock taken too late is released", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			login, store := newLoginServer(), newMemStore()
+			if _, err := storeSource(&lateLock{store, 2 * storeBudget}, login).Token(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * storeBudget) // the lock is taken, long after the source gave up on it
+			synctest.Wait()
+			key := storeKey(testConfig().AuthURL, testConfig().Username)
+			unlock, ok, err := store.TryLock(context.Background(), key, time.Minute)
+			if err != nil || !ok {
+				t.Fatalf("the lock the source gave up on is still held: TryLock = %v, %v", ok, err)
+			}
+			unlock()
+		})
+	})
 }
