@@ -6,6 +6,8 @@ package recitaloauth
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -142,4 +144,49 @@ func TestStoreSharingEdges(t *testing.T) {
 			unlock()
 		})
 	})
+}
+
+// TestAnswerLifetimeBounds: the edges of the lifetimes a login answer may
+// claim: expires_in from 1 s to 366 days; a JWT's exp − iat when above 0
+// and at most 366 days, else the default; a claim outside NumericDate's
+// range (0, 4×MaxInt32] is ignored.
+func TestAnswerLifetimeBounds(t *testing.T) {
+	started := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const year = 366 * 24 * time.Hour
+	unix := func(d time.Duration) int64 { return started.Add(d).Unix() }
+	for _, tt := range []struct {
+		name string
+		body string
+		want time.Duration // 0: an error
+	}{
+		{"expires_in 0", `{"access_token":"tok","expires_in":0}`, 0},
+		{"expires_in 1 s", `{"access_token":"tok","expires_in":1}`, time.Second},
+		{"expires_in 366 days", fmt.Sprintf(`{"access_token":"tok","expires_in":%d}`, int64(year.Seconds())), year},
+		{"expires_in over 366 days", fmt.Sprintf(`{"access_token":"tok","expires_in":%d}`, int64(year.Seconds())+1), 0},
+		{"JWT of 366 days", jwtAnswer(t, map[string]any{"iat": unix(0), "exp": unix(year)}), year},
+		{"JWT of over 366 days", jwtAnswer(t, map[string]any{"iat": unix(0), "exp": unix(year + time.Second)}), DefaultTokenLifetime},
+		{"JWT of 0 s", jwtAnswer(t, map[string]any{"iat": unix(0), "exp": unix(0)}), DefaultTokenLifetime},
+		{"JWT of 1 s", jwtAnswer(t, map[string]any{"iat": unix(0), "exp": unix(time.Second)}), time.Second},
+		{"JWT with iat 0: ignored", jwtAnswer(t, map[string]any{"iat": 0, "exp": unix(2 * time.Hour)}), 2 * time.Hour},
+		{"JWT with iat at the range's end", jwtAnswer(t, map[string]any{"iat": int64(math.MaxInt32) * 4, "exp": unix(2 * time.Hour)}), DefaultTokenLifetime},
+		{"JWT with iat past the range: ignored", jwtAnswer(t, map[string]any{"iat": int64(math.MaxInt32)*4 + 1, "exp": unix(2 * time.Hour)}), 2 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := parseAnswer([]byte(tt.body), started, time.Time{}, "s3cret")
+			switch {
+			case tt.want == 0:
+				if err == nil {
+					t.Errorf("accepted, with a lifetime of %v; want an error", tok.Expiry.Sub(started))
+				}
+			case err != nil:
+				t.Errorf("error %v; want a lifetime of %v", err, tt.want)
+			case tok.Expiry.Sub(started) != tt.want:
+				t.Errorf("lifetime %v, want %v", tok.Expiry.Sub(started), tt.want)
+			}
+		})
+	}
+}
+
+func jwtAnswer(t *testing.T, claims map[string]any) string {
+	return fmt.Sprintf(`{"access_token":%q}`, jwt(t, claims))
 }
