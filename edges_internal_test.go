@@ -190,3 +190,21 @@ func TestAnswerLifetimeBounds(t *testing.T) {
 func jwtAnswer(t *testing.T, claims map[string]any) string {
 	return fmt.Sprintf(`{"access_token":%q}`, jwt(t, claims))
 }
+
+// TestTokenForExactlyEnough: a token with exactly the minimum life asked
+// for left is enough: no login.
+func TestTokenForExactlyEnough(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login := newLoginServer()
+		src := newTestSource(login)
+		if _, err := src.tokenFor(context.Background(), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(59 * time.Minute) // a minute left, to the nanosecond
+		tok, err := src.tokenFor(context.Background(), time.Minute)
+		synctest.Wait()
+		if err != nil || tok.AccessToken != "token-1" || login.count() != 1 {
+			t.Errorf("got %v, %v after %d logins; want token-1 after 1", tok, err, login.count())
+		}
+	})
+}

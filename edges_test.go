@@ -260,3 +260,34 @@ func TestEarlyFailureClosesBody(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusClassEdges: 200 to 299 is a login, 300 to 399 a redirect that
+// is not followed, 400 and up a refusal, whatever the body says.
+func TestStatusClassEdges(t *testing.T) {
+	for _, tt := range []struct {
+		status  int
+		wantErr string // "": a token
+	}{
+		{200, ""},
+		{299, ""},
+		{300, "recitaloauth: login answered 300 Multiple Choices: redirects are not followed"},
+		{399, "recitaloauth: login answered 399: redirects are not followed"},
+		{400, "recitaloauth: login refused: 400 Bad Request"},
+	} {
+		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+			answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				io.WriteString(w, `{"access_token":"tok","token_type":"bearer","expires_in":3600}`)
+			})
+			cfg := &recitaloauth.Config{Username: "ana", Password: "s3cret", AuthURL: "https://auth.example/login/"}
+			tok, err := cfg.Token(inMemory(answer))
+			switch {
+			case tt.wantErr == "" && (err != nil || tok.AccessToken != "tok"):
+				t.Errorf("got %v, %v; want the token", tok, err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("got %v, %v; want the error %q", tok, err, tt.wantErr)
+			}
+		})
+	}
+}
