@@ -184,7 +184,7 @@ func refused(resp *http.Response, body []byte, password string) error {
 	// The scrub knows JSON's escapes: the answer needs no decoding, and
 	// stays as the server wrote it but for the password.
 	body = scrub.prefix(body, maxErrorBody)
-	if len(body) > maxErrorBody {
+	if len(body) > maxErrorBody { // equivalent mutant CONDITIONALS_BOUNDARY: a body of exactly maxErrorBody bytes is the same cut or not
 		body = body[:maxErrorBody]
 	}
 	return &loginError{msg: msg, err: &oauth2.RetrieveError{Response: resp, Body: body}}
