@@ -291,3 +291,34 @@ func TestStatusClassEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestEchoOfU0080Scrubbed: U+0080, the first character of two UTF-8
+// bytes, echoed as Python's repr of bytes (\xc2\x80) is scrubbed, as every
+// character from there up is.
+func TestEchoOfU0080Scrubbed(t *testing.T) {
+	const password = "pa\u0080ss"
+	cfg := &recitaloauth.Config{Username: "ana", Password: password, AuthURL: "https://auth.example/login/"}
+	_, err := cfg.Token(inMemory(refusing(`got b'pa\xc2\x80ss'`)))
+	if want := `recitaloauth: login refused: 401 Unauthorized: got b'[redacted]'`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+// TestRefusedRequestHeaders: the request a refused login's error keeps
+// has the headers the login set, and only those.
+func TestRefusedRequestHeaders(t *testing.T) {
+	cfg := &recitaloauth.Config{Username: "ana", Password: "s3cret", AuthURL: "https://auth.example/login/"}
+	_, err := cfg.Token(inMemory(refusing("no")))
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil || re.Response.Request == nil {
+		t.Fatalf("err = %v, want an *oauth2.RetrieveError with its request", err)
+	}
+	want := http.Header{
+		"Content-Type": {"application/x-www-form-urlencoded"},
+		"Accept":       {"application/json"},
+		"User-Agent":   {"recitaloauth (+https://github.com/seed9ffb1f9c/recitaloauth)"},
+	}
+	if diff := cmp.Diff(want, re.Response.Request.Header); diff != "" {
+		t.Errorf("the refused request's headers mismatch (-want +got):\n%s", diff)
+	}
+}
