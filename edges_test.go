@@ -86,17 +86,23 @@ func TestLongPasswordScrubbed(t *testing.T) {
 
 // TestDetailCutOnRuneBoundary: a server's detail longer than a message
 // keeps (200 bytes) is cut before the character the limit falls inside,
-// never within it, and marked with an ellipsis.
+// never within it, and marked with an ellipsis; one of exactly 200 bytes
+// is kept whole.
 func TestDetailCutOnRuneBoundary(t *testing.T) {
-	detail := "x" + strings.Repeat("é", 150) // byte 200 is the second of an é
-	cfg := &recitaloauth.Config{Username: "ana", Password: "s3cret", AuthURL: "https://auth.example/login/"}
-	_, err := cfg.Token(inMemory(refusing(detail)))
-	if err == nil {
-		t.Fatal("a refused login succeeded")
-	}
-	want := "recitaloauth: login refused: 401 Unauthorized: x" + strings.Repeat("é", 99) + "…"
-	if diff := cmp.Diff(want, err.Error()); diff != "" {
-		t.Errorf("message mismatch (-want +got):\n%s", diff)
+	for _, tt := range []struct{ name, detail, want string }{
+		{"cut inside an é", "x" + strings.Repeat("é", 150), "x" + strings.Repeat("é", 99) + "…"}, // byte 200 is the second of an é
+		{"exactly 200 bytes", strings.Repeat("é", 100), strings.Repeat("é", 100)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &recitaloauth.Config{Username: "ana", Password: "s3cret", AuthURL: "https://auth.example/login/"}
+			_, err := cfg.Token(inMemory(refusing(tt.detail)))
+			if err == nil {
+				t.Fatal("a refused login succeeded")
+			}
+			if diff := cmp.Diff("recitaloauth: login refused: 401 Unauthorized: "+tt.want, err.Error()); diff != "" {
+				t.Errorf("message mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
