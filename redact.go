@@ -65,7 +65,7 @@ func withoutSecrets(req *http.Request) *http.Request {
 	// (Basic, from userinfo) and Cookie (from a jar) are secrets too.
 	header := http.Header{}
 	for _, name := range []string{"Content-Type", "Accept", "User-Agent"} {
-		if values := req.Header.Values(name); len(values) > 0 {
+		if values := req.Header.Values(name); len(values) > 0 { // equivalent mutant CONDITIONALS_BOUNDARY: the login sets all three, so none is ever empty
 			header[name] = slices.Clone(values)
 		}
 	}
@@ -117,7 +117,7 @@ func (s scrubber) prefix(text []byte, limit int) []byte {
 		return text
 	}
 	end := len(text)
-	if end > limit+s.longest {
+	if end > limit+s.longest { // equivalent mutant CONDITIONALS_BOUNDARY: at equality end is set to the value it has
 		end = limit + s.longest // an echo starting before limit ends by then
 	}
 	var out []byte
@@ -229,7 +229,7 @@ func runeEchoes(r rune, raw string) []echo {
 func anyCase(s string) string {
 	var p strings.Builder
 	for _, c := range s {
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' { // equivalent mutant CONDITIONALS_BOUNDARY: escapes and lower-case hex hold no z, A or Z
 			fmt.Fprintf(&p, "[%c%c]", unicode.ToLower(c), unicode.ToUpper(c))
 		} else {
 			p.WriteString(regexp.QuoteMeta(string(c)))
@@ -263,7 +263,7 @@ func printable(s string, max int) string {
 		return s
 	}
 	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
+	for cut > 0 && !utf8.RuneStart(s[cut]) { // equivalent mutant CONDITIONALS_BOUNDARY: s is valid UTF-8 (strings.Map writes whole runes), so s[0] starts a rune
 		cut--
 	}
 	return s[:cut] + "…"

@@ -96,7 +96,7 @@ func (s *sealer) seal(cred *credential) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	value := make([]byte, headerSize, headerSize+len(plain)+s.aead.Overhead())
+	value := make([]byte, headerSize, headerSize+len(plain)+s.aead.Overhead()) // equivalent mutant ARITHMETIC_BASE: only the capacity, which append grows as needed
 	value[0] = sealVersion
 	copy(value[1:], s.salt)
 	rand.Read(value[1+saltSize : headerSize])
@@ -105,7 +105,7 @@ func (s *sealer) seal(cred *credential) ([]byte, error) {
 
 // open returns the credential a value holds, or errSealed.
 func (s *sealer) open(value []byte) (*credential, error) {
-	if len(value) < headerSize || value[0] != sealVersion {
+	if len(value) < headerSize || value[0] != sealVersion { // equivalent mutant CONDITIONALS_BOUNDARY: a value of headerSize bytes has no tag, so Open refuses it too
 		return nil, errSealed
 	}
 	if salt := value[1 : 1+saltSize]; !bytes.Equal(salt, s.salt) {
