@@ -224,7 +224,7 @@ func refused(resp *http.Response, body []byte, password string) error {
 	// The scrub knows JSON's escapes: the answer needs no decoding, and
 	// stays as the server wrote it but for the password.
 	body = scrub.Prefix(body, fastapi.MaxBody)
-	if len(body) > fastapi.MaxBody {
+	if len(body) > fastapi.MaxBody { // equivalent mutant CONDITIONALS_BOUNDARY: a body of exactly MaxBody bytes is the same cut or not
 		body = body[:fastapi.MaxBody]
 	}
 	return &loginError{msg: msg, err: &oauth2.RetrieveError{Response: resp, Body: body}}

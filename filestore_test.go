@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ func storeDir(t *testing.T) string {
 // redis store runs too; the tests below check what only the file store
 // promises.
 func TestFileStoreContract(t *testing.T) {
+	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	storetest.Run(t, func(t *testing.T) (store, peer recitaloauth.Store) {
 		dir := storeDir(t)
 		return recitaloauth.NewFileStore(dir), recitaloauth.NewFileStore(dir)
@@ -85,6 +87,7 @@ func TestFileStoreMissingDirectory(t *testing.T) {
 // A reader that loads while another process replaces the value sees the
 // old value or the new one, whole, and no temporary file stays behind.
 func TestFileStoreAtomicReplace(t *testing.T) {
+	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	dir := storeDir(t)
 	values := [][]byte{bytes.Repeat([]byte("a"), 40<<10), bytes.Repeat([]byte("b"), 60<<10)}
 	writer := recitaloauth.NewFileStore(dir)
@@ -92,9 +95,11 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	var loads int
+	var loads [2]atomic.Int64 // of each value, whole
+	var readerFailed atomic.Bool
 	wg.Go(func() {
 		reader := recitaloauth.NewFileStore(dir)
+		defer readerFailed.Store(true) // unless done, which ends the saves first
 		for {
 			select {
 			case <-done:
@@ -106,23 +111,34 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 				t.Errorf("Load during Save: %v", err)
 				return
 			}
-			if !bytes.Equal(got, values[0]) && !bytes.Equal(got, values[1]) {
+			switch {
+			case bytes.Equal(got, values[0]):
+				loads[0].Add(1)
+			case bytes.Equal(got, values[1]):
+				loads[1].Add(1)
+			default:
 				t.Errorf("Load during Save = %d bytes, %q...; want one of the values whole", len(got), got[:min(len(got), 8)])
 				return
 			}
-			loads++
 		}
 	})
-	saves := 200
+	// At least 200 saves, and on until the reader has loaded each value:
+	// loads that all ran before or after the saves would prove nothing.
+	deadline := time.Now().Add(10 * time.Second)
+	minSaves := 200
 	if runtime.GOOS == "windows" {
-		saves = 40 // a file operation under wine costs tens of milliseconds
+		minSaves = 40 // a file operation under wine costs tens of milliseconds
 	}
-	for i := range saves {
-		storetest.Save(t, writer, "k", string(values[i%2]))
+	saves := 0
+	for ; !readerFailed.Load() && (saves < minSaves || (loads[0].Load() == 0 || loads[1].Load() == 0) && time.Now().Before(deadline)); saves++ {
+		storetest.Save(t, writer, "k", string(values[saves%2]))
 	}
 	close(done)
 	wg.Wait()
-	t.Logf("%d loads during %d saves", loads, saves)
+	t.Logf("%d and %d loads during %d saves", loads[0].Load(), loads[1].Load(), saves)
+	if !t.Failed() && (loads[0].Load() == 0 || loads[1].Load() == 0) {
+		t.Errorf("%d loads of one value and %d of the other during %d saves, want some of each", loads[0].Load(), loads[1].Load(), saves)
+	}
 
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -172,6 +188,7 @@ func TestFileStoreSaveTooLarge(t *testing.T) {
 // Save and Delete wait for the key's mutex file, which another process
 // may hold, and stop waiting when their context ends.
 func TestFileStoreMutexWaitCancelled(t *testing.T) {
+	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	for _, tt := range []struct {
 		name string
 		op   func(ctx context.Context, s *recitaloauth.FileStore) error

@@ -65,10 +65,13 @@ type fleet struct {
 	store  string
 }
 
-func newFleet(t *testing.T, store string) *fleet {
+// newFleet skips under -short, before spec starts a store: the fleet tests
+// build and start child processes, seconds of a mutation run's every test.
+func newFleet(t *testing.T, spec func(*testing.T) string) *fleet {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
+	store := spec(t)
 	server := recitaltest.NewServer()
 	t.Cleanup(server.Close)
 	server.AddUser(fleetUser, fleetPassword)
@@ -204,13 +207,16 @@ func (b *lockedBuffer) String() string {
 // fileStoreSpec names a directory the store makes itself, 0700.
 func fileStoreSpec(t *testing.T) string { return "file:" + filepath.Join(tempdir.New(t), "store") }
 
+// noStoreSpec is a fleet whose children share no store.
+func noStoreSpec(*testing.T) string { return "" }
+
 func redisStoreSpec(t *testing.T) string { return "redis:" + redistest.Start(t) }
 
 // TestFleetFileInTurn: 20 processes run one after another on one file
 // store log in once between them.
 func TestFleetFileInTurn(t *testing.T) {
-	t.Parallel() // the fleet tests run at once: their wall time is the longest one's
-	f := newFleet(t, fileStoreSpec(t))
+	f := newFleet(t, fileStoreSpec)
+	t.Parallel() // its own server and store; TestFleetRedisLifetimes, which times, runs alone
 	for range 20 {
 		f.run(1, 0)
 	}
@@ -228,7 +234,8 @@ func TestFleetTogether(t *testing.T) {
 		spec func(*testing.T) string
 	}{{"file", fileStoreSpec}, {"redis", redisStoreSpec}} {
 		t.Run(store.name, func(t *testing.T) {
-			f := newFleet(t, store.spec(t))
+			f := newFleet(t, store.spec)
+			t.Parallel()
 			f.server.SetLoginDelay(200 * time.Millisecond) // all start before it ends
 			tokens := f.run(8, 0)
 			if n := f.server.Logins(); n != 1 {
@@ -248,8 +255,7 @@ func TestFleetTogether(t *testing.T) {
 // log in about once per lifetime between them (4: the first, and one per
 // rollover), not 4 times as many, and no request is refused.
 func TestFleetRedisLifetimes(t *testing.T) {
-	t.Parallel() // the fleet tests run at once: their wall time is the longest one's
-	f := newFleet(t, redisStoreSpec(t))
+	f := newFleet(t, redisStoreSpec)
 	const lifetime = time.Second
 	f.server.SetTokenLifetime(lifetime)
 	lines := f.run(4, 3*lifetime)
@@ -265,17 +271,27 @@ func TestFleetRedisLifetimes(t *testing.T) {
 // fleet heals with one login: one process deletes it and logs in, the
 // others find the new token.
 func TestFleetRedisRevoked(t *testing.T) {
-	t.Parallel() // the fleet tests run at once: their wall time is the longest one's
-	spec := redisStoreSpec(t)
-	f := newFleet(t, spec)
+	f := newFleet(t, redisStoreSpec)
+	t.Parallel()
 	first := strings.TrimPrefix(f.run(1, 0)[0], "token ")
-	var wg sync.WaitGroup
-	wg.Go(func() { f.run(4, 2*time.Second) })
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		f.run(4, 2*time.Second)
+	}()
+	// The revocation waits for the fleet to be at work, but no longer than
+	// the fleet's life: a fleet that ends first fails the test, not hangs it.
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
 	for f.server.APIRequests() < 20 {
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-ended:
+			t.Fatalf("the fleet ended after %d API requests, before the 20 that start the revocation", f.server.APIRequests())
+		case <-poll.C:
+		}
 	}
 	f.server.Revoke(first)
-	wg.Wait()
+	<-ended
 	if n := f.server.Logins(); n != 2 {
 		t.Errorf("%d logins, want 2: the first, and one for the whole fleet after the revocation", n)
 	}
@@ -301,7 +317,7 @@ func TestFleetIPBound(t *testing.T) {
 	}
 	t.Parallel()
 	const machines, processes, lifetime, span = 4, 2, 3 * time.Second, 10 * time.Second
-	shared, alone, revoked := newFleet(t, redisStoreSpec(t)), newFleet(t, ""), newFleet(t, redisStoreSpec(t))
+	shared, alone, revoked := newFleet(t, redisStoreSpec), newFleet(t, noStoreSpec), newFleet(t, redisStoreSpec)
 	for _, f := range []*fleet{shared, alone} {
 		f.server.SetTokenLifetime(lifetime)
 		f.server.SetBindTokensToIP(true)

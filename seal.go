@@ -48,6 +48,11 @@ const (
 	maxOpenDerivations = 1
 )
 
+// argonCost is argonTime and argonMemory, in a variable only so that the
+// package's tests can lower it (kdf_test.go, where TestKDFProduction pins
+// the production derivation).
+var argonCost = struct{ time, memory uint32 }{argonTime, argonMemory}
+
 // errSealed is why a value did not open. It says no more on purpose.
 var errSealed = errors.New("recitaloauth: a stored value does not open with this password, user and login URL")
 
@@ -117,7 +122,7 @@ func (s *sealer) seal(cred *credential, machine string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	value := make([]byte, headerSize, headerSize+len(plain)+s.aead.Overhead())
+	value := make([]byte, headerSize, headerSize+len(plain)+s.aead.Overhead()) // equivalent mutant ARITHMETIC_BASE: only the capacity, which append grows as needed
 	value[0] = sealVersion
 	copy(value[1:], s.salt)
 	rand.Read(value[1+saltSize : headerSize])
@@ -126,7 +131,7 @@ func (s *sealer) seal(cred *credential, machine string) ([]byte, error) {
 
 // open returns the credential a value holds, or errSealed.
 func (s *sealer) open(value []byte) (*credential, error) {
-	if len(value) < headerSize || value[0] != sealVersion {
+	if len(value) < headerSize || value[0] != sealVersion { // equivalent mutant CONDITIONALS_BOUNDARY: a value of headerSize bytes has no tag, so Open refuses it too
 		return nil, errSealed
 	}
 	salt, aead := value[1:1+saltSize], s.aead
@@ -166,8 +171,14 @@ func (s *sealer) derive(salt []byte) cipher.AEAD {
 
 func (s *sealer) key(salt []byte) []byte {
 	s.derivations++
+	return argon2.IDKey(s.password, s.kdfSalt(salt), argonCost.time, argonCost.memory, argonThreads, keySize)
+}
+
+// kdfSalt is what argon2id gets for a value's salt: a hash of it with the
+// login URL and username.
+func (s *sealer) kdfSalt(salt []byte) []byte {
 	bound := sha256.Sum256(append(append([]byte("recitaloauth/v2 kdf\x00"), salt...), s.context...))
-	return argon2.IDKey(s.password, bound[:], argonTime, argonMemory, argonThreads, keySize)
+	return bound[:]
 }
 
 func (s *sealer) additional(header []byte) []byte {

@@ -58,10 +58,13 @@ func TestLoginNeverFollowsRedirects(t *testing.T) {
 }
 
 // TestAnswerSizeBounded: an endless answer ends in an error once 1 MiB is
-// read; a long error answer leaves a short message and a 1 KiB Body.
+// read, and is not asked for again (a retry would read another MiB); a
+// long error answer leaves a short message and a 1 KiB Body.
 func TestAnswerSizeBounded(t *testing.T) {
 	t.Run("endless", func(t *testing.T) {
+		var requests atomic.Int32
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
 			chunk := bytes.Repeat([]byte("x"), 64<<10)
 			for r.Context().Err() == nil {
 				if _, err := w.Write(chunk); err != nil {
@@ -74,6 +77,9 @@ func TestAnswerSizeBounded(t *testing.T) {
 		_, err := cfg.Token(context.Background())
 		if want := "recitaloauth: login answer is larger than 1048576 bytes"; err == nil || err.Error() != want {
 			t.Errorf("err = %v, want %q", err, want)
+		}
+		if n := requests.Load(); n != 1 {
+			t.Errorf("the login made %d requests, want 1: an answer too large is not retried", n)
 		}
 	})
 	t.Run("long error", func(t *testing.T) {
@@ -462,6 +468,7 @@ func (dumpableStore) Delete(context.Context, string, []byte) error          { re
 // there does not get it into the login's error, nor into anything it
 // wraps.
 func TestUnparsableLocationHoldsNoPassword(t *testing.T) {
+	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	const password = "hunter2-secret"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "%zz?password="+password)

@@ -165,6 +165,27 @@ func TestStoreReuse(t *testing.T) {
 	})
 }
 
+// sealedAs is value's content sealed again under the key value's salt
+// gives, with version and salt in the header and in the associated data
+// they make: a value whose only fault is its version, or (with another
+// salt) a key that is not the one its salt derives.
+func sealedAs(t *testing.T, value []byte, version byte, salt []byte) []byte {
+	t.Helper()
+	cfg := testConfig()
+	s := newSealer(cfg.AuthURL, cfg.Username, cfg.Password)
+	s.newLogin()
+	if _, err := s.open(value); err != nil { // s now holds value's key
+		t.Fatal(err)
+	}
+	nonce := value[1+saltSize : headerSize]
+	plain, err := s.aead.Open(nil, nonce, value[headerSize:], s.additional(value[:1+saltSize]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := append(append([]byte{version}, salt...), nonce...)
+	return s.aead.Seal(header, nonce, plain, s.additional(header[:1+saltSize]))
+}
+
 // TestStoreSealed: the store sees neither the token nor the password nor
 // the username, and a value that does not open (another password or
 // user, tampered, truncated, another format) is ignored and replaced,
@@ -184,6 +205,11 @@ func TestStoreSealed(t *testing.T) {
 			}
 		}
 
+		store.set(key, sealedAs(t, value, sealVersion, value[1:1+saltSize]))
+		if got, err := storeSource(store, login).Token(); err != nil || got.AccessToken != tok.AccessToken || login.count() != 1 {
+			t.Fatalf("the value sealed again as it was: got %v, %v after %d logins, want the same token from none: sealedAs is wrong", got, err, login.count()-1)
+		}
+
 		tests := []struct {
 			name   string
 			value  func([]byte) []byte
@@ -192,8 +218,13 @@ func TestStoreSealed(t *testing.T) {
 			{"another password", nil, func(c *Config) { c.Password = "another" }},
 			{"tampered", func(v []byte) []byte { v[len(v)-1] ^= 1; return v }, nil},
 			{"truncated", func(v []byte) []byte { return v[:len(v)/2] }, nil},
-			{"another format", func(v []byte) []byte { v[0] = sealVersion + 1; return v }, nil},
-			{"another salt", func(v []byte) []byte { v[1] ^= 1; return v }, nil},
+			{"tampered version", func(v []byte) []byte { v[0] = sealVersion + 1; return v }, nil},
+			{"tampered salt", func(v []byte) []byte { v[1] ^= 1; return v }, nil},
+			// Sealed whole, but only the version check refuses it.
+			{"another format", func(v []byte) []byte { return sealedAs(t, v, sealVersion+1, v[1:1+saltSize]) }, nil},
+			// Sealed whole under the key of v's salt: only a key derived
+			// from the salt in the header refuses it.
+			{"another salt", func(v []byte) []byte { return sealedAs(t, v, sealVersion, bytes.Repeat([]byte{1}, saltSize)) }, nil},
 			{"empty", func([]byte) []byte { return []byte{} }, nil},
 		}
 		for _, tt := range tests {
@@ -221,28 +252,51 @@ func TestStoreSealed(t *testing.T) {
 }
 
 // TestStoreAnotherUser: another username or login URL never reads this
-// user's value: it has a key of its own.
+// user's value: it has a key of its own, and the value itself is bound to
+// the user and login URL, so even copied under the other's key, with the
+// same password, it does not open: the other logs in instead.
 func TestStoreAnotherUser(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		login, store := newLoginServer(), newMemStore()
-		if _, err := storeSource(store, login).Token(); err != nil {
-			t.Fatal(err)
-		}
-		for _, change := range []func(*Config){
-			func(c *Config) { c.Username = "bob@example.com" },
-			func(c *Config) { c.AuthURL = "http://127.0.0.1/other/login/" },
-		} {
-			if _, err := storeSource(store, login, change).Token(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if n := login.count(); n != 3 {
-			t.Errorf("3 users made %d logins, want 3", n)
-		}
-		if n := len(store.values); n != 3 {
-			t.Errorf("the store holds %d values, want one per user: 3", n)
-		}
-	})
+	for _, tt := range []struct {
+		name   string
+		change func(*Config)
+	}{
+		{"another username", func(c *Config) { c.Username = "bob@example.com" }},
+		{"another login URL", func(c *Config) { c.AuthURL = "http://127.0.0.1/other/login/" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				login, store := newLoginServer(), newMemStore()
+				tok, err := storeSource(store, login).Token()
+				if err != nil {
+					t.Fatal(err)
+				}
+				key, value := store.only(t)
+				if _, err := storeSource(store, login, tt.change).Token(); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(store.values); n != 2 {
+					t.Fatalf("the store holds %d values, want one per user: 2", n)
+				}
+				var otherKey string
+				for k := range store.values {
+					if k != key {
+						otherKey = k
+					}
+				}
+				store.set(otherKey, value) // this user's value, under the other's key
+				got, err := storeSource(store, login, tt.change).Token()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.AccessToken == tok.AccessToken {
+					t.Errorf("the other user took this user's token from the store")
+				}
+				if n := login.count(); n != 3 {
+					t.Errorf("%d logins, want 3: this user's, and two of the other's, the second because this user's value did not open", n)
+				}
+			})
+		})
+	}
 }
 
 // TestStoreOneLoginForMany: 8 processes that start together log in once

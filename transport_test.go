@@ -214,6 +214,15 @@ func TestRefusedEverywhereNoStorm(t *testing.T) {
 	})
 }
 
+func mustParse(t *testing.T, rawURL string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // TestRedirectKeepsTokenOnSite: the token follows a redirect only to the
 // same host or a subdomain of the host the caller asked for.
 func TestRedirectKeepsTokenOnSite(t *testing.T) {
@@ -229,6 +238,11 @@ func TestRedirectKeepsTokenOnSite(t *testing.T) {
 		{"suffix but not subdomain", "https://api.example.com/a", "https://evilapi.example.com/b", false},
 		{"other site", "https://api.example.com/a", "https://evil.example/b", false},
 		{"IP address", "https://api.example.com/a", "https://127.0.0.1/b", false},
+		// net/http's rule: a host with a colon is no subdomain, since an
+		// IPv6 zone may end in anything.
+		{"IPv6 zone ending in the host", "https://www.example.com/a", "https://[::1%25.www.example.com]/b", false},
+		{"IPv6, same address", "https://[::1]/a", "https://[::1]:8443/b", true},
+		{"IPv6, another address", "https://[::1]/a", "https://[::2]/b", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,8 +258,8 @@ func TestRedirectKeepsTokenOnSite(t *testing.T) {
 			if got := getStatus(t, client, tt.from); got != 200 {
 				t.Fatalf("status %d, want 200", got)
 			}
-			dest := strings.Split(tt.to, "/")[2]
-			want := []string{"api.example.com Bearer svc", dest + " "}
+			from, to := mustParse(t, tt.from), mustParse(t, tt.to)
+			want := []string{from.Host + " Bearer svc", to.Host + " "}
 			if tt.wantToken {
 				want[1] += "Bearer svc"
 			}

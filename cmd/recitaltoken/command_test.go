@@ -120,8 +120,14 @@ func TestHelp(t *testing.T) {
 					t.Errorf("usage does not mention %q:\n%s", want, r.Stdout)
 				}
 			}
-			// Every flag the command parses has its line in the table.
+			// Every flag the command parses, in the usage line and with its
+			// line in the table: the prose mentions some flags too, so
+			// finding a name anywhere would not notice a missing list.
+			usageLine, _, _ := strings.Cut(r.Stdout, "\n")
 			newFlagSet(&options{}, time.Second).VisitAll(func(fl *flag.Flag) {
+				if !regexp.MustCompile(`^usage: recitaltoken .*\[.*-` + regexp.QuoteMeta(fl.Name) + `[] |]`).MatchString(usageLine) {
+					t.Errorf("the usage line %q does not name -%s", usageLine, fl.Name)
+				}
 				line := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(fl.Name) + `( D)? +` + regexp.QuoteMeta(fl.Usage))
 				if !line.MatchString(r.Stdout) {
 					t.Errorf("usage has no table line for -%s:\n%s", fl.Name, r.Stdout)

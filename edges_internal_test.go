@@ -1,0 +1,210 @@
+package recitaloauth
+
+// Edges of unexported code that a one-statement mistake crosses and no
+// other test noticed (found by mutation testing, .ci/mutation); the public
+// ones are in edges_test.go.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestTokenForShortLived: when the server's tokens live less than the
+// minimum asked for, tokenFor ends after two logins with the second
+// token, rather than logging in forever. Each login takes a second, and
+// the caller gives up after a minute, so that a loop fails the test
+// instead of hanging it.
+func TestTokenForShortLived(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login := newLoginServer()
+		login.expiresIn = 30 // seconds, less than the minute asked for
+		login.delay = time.Second
+		src := newTestSource(login)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		tok, err := src.tokenFor(ctx, time.Minute)
+		synctest.Wait()
+		if err != nil || tok.AccessToken != "token-2" || login.count() != 2 {
+			t.Errorf("got %v, %v after %d logins; want token-2 after 2", tok, err, login.count())
+		}
+	})
+}
+
+// TestJitter: the pauses after failures vary, within their bounds, so
+// that many processes failing together do not retry in step: the
+// back-off between logins takes up to a tenth off, the pause between a
+// login's attempts up to half. 100 draws all equal would mean no jitter
+// (with jitter, the chance is nil).
+func TestJitter(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		pause  func() time.Duration
+		lo, hi time.Duration
+	}{
+		{"back-off after 1 failure", func() time.Duration { return backoff(1) }, firstBackoff * 9 / 10, firstBackoff},
+		{"back-off after 3 failures", func() time.Duration { return backoff(3) }, 4 * firstBackoff * 9 / 10, 4 * firstBackoff},
+		{"back-off at its cap", func() time.Duration { return backoff(40) }, maxBackoff * 9 / 10, maxBackoff},
+		{"first retry", func() time.Duration { return retryPause(1) }, firstRetryPause / 2, firstRetryPause},
+		{"second retry", func() time.Duration { return retryPause(2) }, firstRetryPause, 2 * firstRetryPause},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := map[time.Duration]bool{}
+			for range 100 {
+				d := tt.pause()
+				if d < tt.lo || d > tt.hi {
+					t.Fatalf("pause %v, want %v to %v", d, tt.lo, tt.hi)
+				}
+				seen[d] = true
+			}
+			if len(seen) < 2 {
+				t.Errorf("100 pauses were all %v: no jitter", tt.pause())
+			}
+		})
+	}
+}
+
+// firstLoadMisses is a store whose first Load finds nothing, as if another
+// process saved its token just after that look.
+type firstLoadMisses struct {
+	*memStore
+	looked atomic.Bool
+}
+
+func (s *firstLoadMisses) Load(ctx context.Context, key string) ([]byte, error) {
+	if !s.looked.Swap(true) {
+		return nil, nil
+	}
+	return s.memStore.Load(ctx, key)
+}
+
+// lateLock is a store whose TryLock answers only after delay, ignoring its
+// context.
+type lateLock struct {
+	*memStore
+	delay time.Duration
+}
+
+func (s *lateLock) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	time.Sleep(s.delay)
+	return s.memStore.TryLock(ctx, key, ttl)
+}
+
+// TestStoreSharingEdges: what a process does around the store's lock and
+// a stored token it cannot use.
+func TestStoreSharingEdges(t *testing.T) {
+	t.Run("a refresh logs in rather than take the stale stored token", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			login, store := newLoginServer(), newMemStore()
+			src := storeSource(store, login)
+			if _, err := src.Token(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(56 * time.Minute) // stale: its refresh starts
+			src.Token()
+			synctest.Wait()
+			tok, err := src.Token()
+			if err != nil || tok.AccessToken != "token-2" || login.count() != 2 {
+				t.Errorf("after the refresh: %v, %v after %d logins; want token-2 after 2", tok, err, login.count())
+			}
+		})
+	})
+	t.Run("a second look in the store once the lock is taken", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			login, store := newLoginServer(), newMemStore()
+			first, err := storeSource(store, login).Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// This process looks before the first one saved, and takes the
+			// lock after the first one let go of it.
+			tok, err := storeSource(&firstLoadMisses{memStore: store}, login).Token()
+			if err != nil || tok.AccessToken != first.AccessToken || login.count() != 1 {
+				t.Errorf("got %v, %v after %d logins; want %s after 1", tok, err, login.count(), first.AccessToken)
+			}
+		})
+	})
+	t.Run("a lock taken too late is released", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			login, store := newLoginServer(), newMemStore()
+			if _, err := storeSource(&lateLock{store, 2 * storeBudget}, login).Token(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * storeBudget) // the lock is taken, long after the source gave up on it
+			synctest.Wait()
+			key := storeKey(testConfig().AuthURL, testConfig().Username)
+			unlock, ok, err := store.TryLock(context.Background(), key, time.Minute)
+			if err != nil || !ok {
+				t.Fatalf("the lock the source gave up on is still held: TryLock = %v, %v", ok, err)
+			}
+			unlock()
+		})
+	})
+}
+
+// TestAnswerLifetimeBounds: the edges of the lifetimes a login answer may
+// claim: expires_in from 1 s to 366 days; a JWT's exp − iat when above 0
+// and at most 366 days, else the default; a claim outside NumericDate's
+// range (0, 4×MaxInt32] is ignored.
+func TestAnswerLifetimeBounds(t *testing.T) {
+	started := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const year = 366 * 24 * time.Hour
+	unix := func(d time.Duration) int64 { return started.Add(d).Unix() }
+	for _, tt := range []struct {
+		name string
+		body string
+		want time.Duration // 0: an error
+	}{
+		{"expires_in 0", `{"access_token":"tok","expires_in":0}`, 0},
+		{"expires_in 1 s", `{"access_token":"tok","expires_in":1}`, time.Second},
+		{"expires_in 366 days", fmt.Sprintf(`{"access_token":"tok","expires_in":%d}`, int64(year.Seconds())), year},
+		{"expires_in over 366 days", fmt.Sprintf(`{"access_token":"tok","expires_in":%d}`, int64(year.Seconds())+1), 0},
+		{"JWT of 366 days", jwtAnswer(t, map[string]any{"iat": unix(0), "exp": unix(year)}), year - time.Second}, // less the claims' resolution
+		{"JWT of over 366 days", jwtAnswer(t, map[string]any{"iat": unix(0), "exp": unix(year + time.Second)}), DefaultTokenLifetime},
+		{"JWT of 0 s", jwtAnswer(t, map[string]any{"iat": unix(0), "exp": unix(0)}), DefaultTokenLifetime},
+		{"JWT of 1 s", jwtAnswer(t, map[string]any{"iat": unix(0), "exp": unix(time.Second)}), 0}, // nothing left once the resolution counts
+		{"JWT with iat 0: ignored", jwtAnswer(t, map[string]any{"iat": 0, "exp": unix(2 * time.Hour)}), 2 * time.Hour},
+		{"JWT with iat at the range's end", jwtAnswer(t, map[string]any{"iat": int64(math.MaxInt32) * 4, "exp": unix(2 * time.Hour)}), DefaultTokenLifetime},
+		{"JWT with iat past the range: ignored", jwtAnswer(t, map[string]any{"iat": int64(math.MaxInt32)*4 + 1, "exp": unix(2 * time.Hour)}), 2 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := parseAnswer([]byte(tt.body), started, time.Time{}, "s3cret")
+			switch {
+			case tt.want == 0:
+				if err == nil {
+					t.Errorf("accepted, with a lifetime of %v; want an error", tok.Expiry.Sub(started))
+				}
+			case err != nil:
+				t.Errorf("error %v; want a lifetime of %v", err, tt.want)
+			case tok.Expiry.Sub(started) != tt.want:
+				t.Errorf("lifetime %v, want %v", tok.Expiry.Sub(started), tt.want)
+			}
+		})
+	}
+}
+
+func jwtAnswer(t *testing.T, claims map[string]any) string {
+	return fmt.Sprintf(`{"access_token":%q}`, jwt(t, claims))
+}
+
+// TestTokenForExactlyEnough: a token with exactly the minimum life asked
+// for left is enough: no login.
+func TestTokenForExactlyEnough(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login := newLoginServer()
+		src := newTestSource(login)
+		if _, err := src.tokenFor(context.Background(), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(59 * time.Minute) // a minute left, to the nanosecond
+		tok, err := src.tokenFor(context.Background(), time.Minute)
+		synctest.Wait()
+		if err != nil || tok.AccessToken != "token-1" || login.count() != 1 {
+			t.Errorf("got %v, %v after %d logins; want token-1 after 1", tok, err, login.count())
+		}
+	})
+}
