@@ -276,7 +276,7 @@ func (s *cachedSource) run(f *flight) {
 		s.logFailure(f, err, pause)
 	}
 	if f.waiters > 0 {
-		s.log.Debug("recitaloauth: callers waited for a token", "callers", f.waiters, "waited", time.Since(started))
+		s.log.Debug("recitaloauth: callers waited for a token", event.Attr(event.Waited), "callers", f.waiters, "waited", time.Since(started))
 	}
 	close(f.done)
 }

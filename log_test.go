@@ -146,7 +146,7 @@ func TestLogWholeLife(t *testing.T) {
 				"error", "recitaloauth: login refused: 503 Service Unavailable: Incorrect username or password",
 				"pause", retried, "retry_after_honoured", false),
 			record("INFO", "logged in", "event", event.LoggedIn, "reason", reasonFirstUse, "duration", retried, "attempts", 2, "lifetime", time.Hour),
-			record("DEBUG", "callers waited for a token", "callers", 1, "waited", retried))
+			record("DEBUG", "callers waited for a token", "event", event.Waited, "callers", 1, "waited", retried))
 
 		for range 1000 {
 			src.Token()
@@ -170,7 +170,7 @@ func TestLogWholeLife(t *testing.T) {
 			record("WARN", "login failed", "event", event.LoginFailed, "reason", reasonRefused,
 				"error", "recitaloauth: login refused: 401 Unauthorized: Incorrect username or password",
 				"attempts", 1, "retry_in", between{firstBackoff * 9 / 10, firstBackoff}, "status", 401),
-			record("DEBUG", "callers waited for a token", "callers", 1, "waited", 0))
+			record("DEBUG", "callers waited for a token", "event", event.Waited, "callers", 1, "waited", 0))
 
 		text := all
 		for _, secret := range []string{testConfig().Password, "s3cret"} {

@@ -112,6 +112,7 @@ type scene struct {
 	http    *http.Transport
 	ctx     context.Context // its oauth2.HTTPClient is used for logins and API requests
 	log     *slog.Logger
+	waiters *atomic.Int64 // callers its sources' records say waited for a login
 }
 
 func newScene(out io.Writer, title string) *scene {
@@ -123,7 +124,9 @@ func newScene(out io.Writer, title string) *scene {
 	// reused rather than opened and closed by the thousand.
 	tr := &http.Transport{MaxIdleConnsPerHost: coldRequests}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: tr})
-	return &scene{out: out, recital: recital, http: tr, ctx: ctx, log: slog.New(&lineHandler{out: out})}
+	waiters := new(atomic.Int64)
+	return &scene{out: out, recital: recital, http: tr, ctx: ctx, waiters: waiters,
+		log: slog.New(&lineHandler{out: out, waiters: waiters})}
 }
 
 func (s *scene) close() {
@@ -200,10 +203,11 @@ func rollover(out io.Writer, f *figures) error {
 	if err != nil {
 		return err
 	}
+	s.waiters.Store(0) // the first login's caller waited: it is not the flow's
 
 	var (
-		rolled                             atomic.Bool
-		requests, ok, waited, during, slow atomic.Int64
+		rolled                     atomic.Bool
+		requests, ok, during, slow atomic.Int64
 	)
 	deadline := time.Now().Add(2 * tokenLifetime)
 	errs := make([]error, rolloverWorkers)
@@ -222,9 +226,6 @@ func rollover(out io.Writer, f *figures) error {
 				requests.Add(1)
 				if status == http.StatusOK {
 					ok.Add(1)
-				}
-				if took > waitThreshold {
-					waited.Add(1)
 				}
 				for d := int64(took); ; {
 					if old := slow.Load(); d <= old || slow.CompareAndSwap(old, d) {
@@ -257,7 +258,7 @@ func rollover(out io.Writer, f *figures) error {
 	}
 	r := &f.Rollover
 	r.Requests, r.OK, r.DuringLogin = int(requests.Load()), int(ok.Load()), int(during.Load())
-	r.Waited, r.Slowest, r.Logins = int(waited.Load()), time.Duration(slow.Load()), s.recital.Logins()
+	r.Waited, r.Slowest, r.Logins = int(s.waiters.Load()), time.Duration(slow.Load()), s.recital.Logins()
 	s.say("→ %d requests, %d answered 200, %d of them while the next token's login was under way;",
 		r.Requests, r.OK, r.DuringLogin)
 	s.say("  %d waited for a login (the slowest took %v); %s in all.",
@@ -405,8 +406,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 //
 // It writes every level, Debug included.
 type lineHandler struct {
-	out   io.Writer // shared by the handlers WithAttrs makes; must write a line at a time
-	attrs string    // from WithAttrs, formatted
+	out     io.Writer     // shared by the handlers WithAttrs makes; must write a line at a time
+	attrs   string        // from WithAttrs, formatted
+	waiters *atomic.Int64 // callers the records say waited for a login; shared too
 }
 
 func (h *lineHandler) Enabled(context.Context, slog.Level) bool { return true }
@@ -414,8 +416,15 @@ func (h *lineHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  log: %-5s %s%s", r.Level, strings.TrimPrefix(r.Message, "recitaloauth: "), h.attrs)
+	waited := false
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key != event.Key { // a name for programs; the message says it
+		switch {
+		case a.Key == event.Key: // a name for programs; the message says it
+			waited = a.Value.String() == event.Waited
+		case waited && a.Key == "callers":
+			h.waiters.Add(a.Value.Int64())
+			fallthrough
+		default:
 			writeAttr(&b, a)
 		}
 		return true
@@ -431,7 +440,7 @@ func (h *lineHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	for _, a := range attrs {
 		writeAttr(&b, a)
 	}
-	return &lineHandler{out: h.out, attrs: b.String()}
+	return &lineHandler{out: h.out, attrs: b.String(), waiters: h.waiters}
 }
 
 // WithGroup is not used by the library; the tour's records stay flat.

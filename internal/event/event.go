@@ -20,6 +20,7 @@ const (
 	StoreWorks   = "store_works"
 	LockHeldLong = "store_lock_held_long"
 	BoundToIP    = "tokens_bound_to_ip"
+	Waited       = "callers_waited"
 )
 
 // Attr is the attribute for event name, first on a record.
