@@ -211,6 +211,15 @@ func refused(resp *http.Response, body []byte, password string) error {
 	scrub := secret.NewScrubber(password) // a regular expression: built once
 	resp.Request = withoutSecrets(resp.Request)
 	resp.Status = fastapi.StatusLine(resp.StatusCode)
+	// The headers are the server's text too (Location, a debug header
+	// echoing the form), and reachable from the error.
+	for _, header := range []http.Header{resp.Header, resp.Trailer} {
+		for _, values := range header {
+			for i, v := range values {
+				values[i] = string(scrub.Prefix([]byte(v), len(v)))
+			}
+		}
+	}
 	msg := "recitaloauth: login refused: " + resp.Status
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		msg = "recitaloauth: login answered " + resp.Status + redirectTarget(resp, scrub) + ": redirects are not followed"

@@ -165,7 +165,7 @@ func (s *cachedSource) tokenFor(ctx context.Context, minLeft time.Duration) (*oa
 		cred := s.current.Load()
 		state := stateOf(cred, now)
 		usable := state == fresh || state == stale
-		if usable && (cred.token.Expiry.Sub(now) >= minLeft || logins == 2) {
+		if usable && (cred.token.Expiry.Sub(now) >= minLeft || logins >= 2) {
 			return cred.copyToken(), nil
 		}
 		s.mu.Lock()
@@ -396,8 +396,14 @@ func (s *cachedSource) rejected(cred *credential) bool {
 	}
 	s.current.Store(nil)
 	s.refused = cred
-	if cred.obtained.After(s.refusedUpTo) {
-		s.refusedUpTo = cred.obtained
+	// Another machine's clock may run ahead of ours: a time in our
+	// future would shut out every stored token until we reached it.
+	upTo := cred.obtained
+	if now := time.Now().Round(0); upTo.After(now) {
+		upTo = now
+	}
+	if upTo.After(s.refusedUpTo) {
+		s.refusedUpTo = upTo
 	}
 	s.log.Warn("recitaloauth: token refused, dropped", event.Attr(event.Refused), "status", 401, "age", age.Round(time.Second), "from_store", cred.borrowed)
 	if e, ok := refusalEvent(cred); ok {

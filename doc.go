@@ -57,9 +57,10 @@
 // counted against the token; and when exp, read on our clock, comes
 // sooner than the lifetime says by at most a minute and half the lifetime
 // (a server whose clock is ours, with a Date that lags, as uvicorn's
-// does), exp is the expiry. On a server whose clock is ours (and whose
-// Date lags it by less than that), a token never expires later than its
-// exp.
+// does), exp is the expiry. So on a server whose clock is ours, with a
+// Date that lags by less than that, a token never expires later than its
+// exp. (A JWT whose exp is already past, and the claims of a server whose
+// times disagree, are not trusted: the documented hour applies.)
 //
 // An idle source runs no goroutine and no timer, and needs no Close. Each
 // Token call returns a token of the caller's own, so one source can feed
@@ -83,7 +84,8 @@
 // a refused token back with [Invalidate], which does what Config.Client
 // does on a 401: if the token is still the source's current one, the next
 // Token call logs in (once for every caller and every concurrent
-// Invalidate), and the token leaves the store, under the same gap rule.
+// Invalidate), and that login takes the token out of the store, under the
+// same gap rule.
 //
 // # Sharing tokens between processes
 //
@@ -173,7 +175,8 @@
 // The store working again after a failure is said at Info. The records
 // of the Info and Warn lists carry an "event" attribute naming them
 // (logged_in, token_from_store, login_failed, token_refused, store_failed,
-// store_works, store_lock_held_long): a program that acts on records
+// store_works, store_lock_held_long, tokens_bound_to_ip), and so does the
+// Debug record of callers who waited (callers_waited): a program that acts on records
 // should match it, not the message, whose words may change.
 //
 // A cached Token call logs nothing, and no record holds the password or

@@ -8,8 +8,9 @@ import "golang.org/x/oauth2"
 // hand-set header) and so cannot leave the 401 to [Config.Client]. It does
 // what Config.Client does on a 401: if tok is still src's current token,
 // the next Token call logs in (one login for every caller and every
-// concurrent Invalidate), and tok is deleted from the store, if it is
-// still the stored one. A token of the source's own login refused only
+// concurrent Invalidate), and that login deletes tok from the store, if
+// it is still the stored one (a process that stops before it leaves tok
+// there for the store's other users to find refused in turn). A token of the source's own login refused only
 // seconds after it is kept, as the package documentation says of 401s;
 // one borrowed from the store never is. A tok that is no longer current
 // changes nothing, nor does a source of another kind (a service token, a

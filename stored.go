@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"golang.org/x/oauth2"
 )
@@ -59,7 +60,7 @@ func (c *Config) stored(ctx context.Context) (*sharedStore, []*credential, error
 	}
 	s := newSharedStore(c, slog.New(slog.DiscardHandler))
 	var creds []*credential
-	for _, key := range []string{s.machineKey, s.key} {
+	for _, key := range []string{s.key, s.machineKey} {
 		s.sealer.newLogin() // each value may have a salt of its own
 		cred, err := s.fetch(ctx, key)
 		if err != nil {
@@ -77,6 +78,9 @@ func (c *Config) stored(ctx context.Context) (*sharedStore, []*credential, error
 func storeError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		err = context.Cause(ctx)
+	}
+	if strings.HasPrefix(err.Error(), "recitaloauth: ") {
+		return err // a store of this module's: its message says what it is
 	}
 	return fmt.Errorf("recitaloauth: token store: %w", err)
 }

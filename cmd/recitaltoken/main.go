@@ -260,9 +260,10 @@ func (o options) conflict() string {
 			set = append(set, m.name)
 		}
 	}
+	if len(set) == 2 && set[0] == "-json" && set[1] == "-refresh" {
+		set = set[1:] // -refresh prints the token: as JSON if asked
+	}
 	switch {
-	case len(set) == 2 && set[0] == "-json" && set[1] == "-refresh":
-		// -refresh prints the token: as JSON if asked.
 	case len(set) > 1:
 		return set[0] + " and " + set[1] + " cannot be used together"
 	case o.noCache && (o.status || o.logout || o.refresh):
@@ -371,8 +372,10 @@ func (r runner) refreshToken() int {
 		fmt.Fprintln(r.env.stderr, "recitaltoken: a service token ("+envvar.APIToken+") is never cached: nothing to refresh")
 		return exitUsage
 	}
+	// A cache that cannot be used is no reason not to log in: the run
+	// goes on without it, as a plain run does.
 	if _, err := r.account.cfg.ForgetStoredToken(r.ctx); err != nil {
-		return r.fail(err)
+		fmt.Fprintln(r.env.stderr, message(err)+"; logging in all the same")
 	}
 	return r.print()
 }
@@ -415,6 +418,9 @@ func (r runner) status() int {
 		}
 	}
 	tok, err := cfg.StoredToken(r.ctx)
+	if err == nil {
+		err = writable(r.ctx, cfg.Store)
+	}
 	if err != nil {
 		fmt.Fprintf(w, "cache: %s: cannot be used: %s\n", where, strings.TrimPrefix(err.Error(), "recitaloauth: "))
 		fmt.Fprintln(w, "token: unknown")
@@ -435,6 +441,25 @@ func (r runner) status() int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// statusProbe names the lock -status takes to see that the cache can be
+// written to, not only read: a read-only cache directory loads (nothing)
+// and fails every save, so every run logs in.
+const statusProbe = "recitaltoken-status"
+
+// writable returns why store cannot be written to, or nil: a store that
+// can lock (the file store makes its directory and a lock file) can save.
+func writable(ctx context.Context, store recitaloauth.Store) error {
+	locker, ok := store.(recitaloauth.Locker)
+	if !ok {
+		return nil
+	}
+	unlock, held, err := locker.TryLock(ctx, statusProbe, time.Second)
+	if held {
+		unlock()
+	}
+	return err
 }
 
 // loginHost is the host the login goes to.

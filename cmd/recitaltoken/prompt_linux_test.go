@@ -77,7 +77,7 @@ func TestPasswordPrompt(t *testing.T) {
 	go func() {
 		var stdout bytes.Buffer
 		env := f.env
-		code := run(t.Context(), []string{"-timeout", "300ms"}, surroundings{
+		code := run(t.Context(), []string{"-no-cache", "-timeout", "1s"}, surroundings{
 			stdin: slave, stdout: &stdout, stderr: slave,
 			getenv:   func(name string) string { return env[name] },
 			storeDir: f.storeDir(),
@@ -91,7 +91,7 @@ func TestPasswordPrompt(t *testing.T) {
 		defer mu.Unlock()
 		t.Fatalf("no prompt on the terminal; it shows %q", screen.String())
 	}
-	time.Sleep(400 * time.Millisecond) // a person typing, slower than -timeout
+	time.Sleep(1200 * time.Millisecond) // a person typing, slower than -timeout
 	io.WriteString(master, password+"\r")
 	var got outcome
 	select {
