@@ -27,8 +27,8 @@ type credential struct {
 
 	// Where it came from, for what a 401 means (cachedSource.rejected).
 	borrowed bool         // taken from the store, not this source's own login
-	machine  string       // the machine that saved it, for a borrowed one
 	foreign  bool         // borrowed, and saved by another machine
+	machine  string       // the machine that saved it, for a borrowed one
 	worked   *atomic.Bool // for a foreign one: a request with it got an answer other than 401
 
 	batch atomic.Pointer[weak.Pointer[tokenBatch]] // copyToken's current batch, or nil
