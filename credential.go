@@ -22,6 +22,15 @@ type credential struct {
 	refreshAt time.Time // from then on, Token starts a background login
 	hardLimit time.Time // from then on, Token waits for a new login
 
+	*storeCopy // nil until it is saved to or taken from the store
+
+	batch atomic.Pointer[weak.Pointer[tokenBatch]] // copyToken's current batch, or nil
+}
+
+// storeCopy is what a credential has to do with the store: apart, so that
+// a source without a store (or before it saves) does not carry it. Its
+// methods answer for a nil one: a token the store never saw.
+type storeCopy struct {
 	sealed []byte // its value in the store, for compare-and-delete; nil if none
 	key    string // the store key sealed is under
 
@@ -30,19 +39,33 @@ type credential struct {
 	foreign  bool         // borrowed, and saved by another machine
 	machine  string       // the machine that saved it, for a borrowed one
 	worked   *atomic.Bool // for a foreign one: a request with it got an answer other than 401
+}
 
-	batch atomic.Pointer[weak.Pointer[tokenBatch]] // copyToken's current batch, or nil
+// isBorrowed reports whether the token was taken from the store, not made
+// by this source's own login.
+func (c *storeCopy) isBorrowed() bool { return c != nil && c.borrowed }
+
+// isForeign reports whether the token was borrowed, and saved by another
+// machine.
+func (c *storeCopy) isForeign() bool { return c != nil && c.foreign }
+
+// sealedValue is the token's value in the store, or nil if none.
+func (c *storeCopy) sealedValue() []byte {
+	if c == nil {
+		return nil
+	}
+	return c.sealed
 }
 
 // hasWorked reports whether a request with a foreign c got an answer
 // other than 401.
-func (c *credential) hasWorked() bool { return c.worked != nil && c.worked.Load() }
+func (c *storeCopy) hasWorked() bool { return c != nil && c.worked != nil && c.worked.Load() }
 
 // answered records that a request with c got an answer other than 401:
 // then a foreign token travels, and a later 401 is a revocation, not
 // binding to an IP address. Only the first answer writes.
-func (c *credential) answered() {
-	if c.worked != nil && !c.worked.Load() {
+func (c *storeCopy) answered() {
+	if c != nil && c.worked != nil && !c.worked.Load() {
 		c.worked.Store(true)
 	}
 }
