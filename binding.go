@@ -46,9 +46,9 @@ func (st sharing) after(e sharingEvent) sharing {
 // refusalEvent is what the 401 of cred says, and whether it says anything.
 func refusalEvent(cred *credential) (sharingEvent, bool) {
 	switch {
-	case !cred.borrowed:
+	case !cred.isBorrowed():
 		return ownRefused, true
-	case !cred.foreign: // a sibling process's token: a revocation, no clue about addresses
+	case !cred.isForeign(): // a sibling process's token: a revocation, no clue about addresses
 		return 0, false
 	case cred.hasWorked():
 		return foreignWorked, true // it worked here before: revoked since

@@ -385,7 +385,7 @@ func (s *cachedSource) rejected(cred *credential) bool {
 	}
 	age := time.Since(cred.obtained)
 	switch {
-	case cred.borrowed: // the gap is for our own logins: ours may work where it did not
+	case cred.isBorrowed(): // the gap is for our own logins: ours may work where it did not
 	case age < s.rejectGap:
 		s.log.Debug("recitaloauth: token refused soon after its login, kept", "status", 401, "age", age.Round(time.Millisecond))
 		return false
@@ -405,7 +405,7 @@ func (s *cachedSource) rejected(cred *credential) bool {
 	if upTo.After(s.refusedUpTo) {
 		s.refusedUpTo = upTo
 	}
-	s.log.Warn("recitaloauth: token refused, dropped", event.Attr(event.Refused), "status", 401, "age", age.Round(time.Second), "from_store", cred.borrowed)
+	s.log.Warn("recitaloauth: token refused, dropped", event.Attr(event.Refused), "status", 401, "age", age.Round(time.Second), "from_store", cred.isBorrowed())
 	if e, ok := refusalEvent(cred); ok {
 		was := s.sharing
 		if s.sharing = was.after(e); s.sharing == thisMachineOnly && was != thisMachineOnly {

@@ -435,11 +435,12 @@ func TestTokenFor(t *testing.T) {
 
 // TestIdleSourceHoldsNoCopies: the copies Token hands out come from
 // batches that no source keeps: sources warmed without a copy (the
-// transport's path) keep no more once they have handed out 20 tokens each.
-// Other tests' goroutines may still be allocating or freeing meanwhile, so
-// the measure is taken up to three times, on new sources each time, and
-// one that shows no growth is enough; a source keeping its batch would
-// grow 1.7 KiB each time.
+// transport's path) keep no more than their weak reference to a batch
+// (about 24 B) once they have handed out 20 tokens each and let go of
+// them. Other tests' goroutines may still be allocating or freeing
+// meanwhile, so the measure is taken up to three times, on new sources
+// each time, and one under the bound is enough; a source keeping its
+// batch would grow 6.6 KiB each time.
 func TestIdleSourceHoldsNoCopies(t *testing.T) {
 	ctx, cfg := benchContext()
 	var grew float64
@@ -464,9 +465,9 @@ func TestIdleSourceHoldsNoCopies(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		runtime.KeepAlive(sources)
-		if grew = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(len(sources)); grew <= 16 {
+		if grew = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(len(sources)); grew <= 64 {
 			return
 		}
 	}
-	t.Errorf("each source kept %.0f B more once it had handed out 20 tokens, want none", grew)
+	t.Errorf("each source kept %.0f B more once it had handed out 20 tokens, want no more than its weak reference to a batch", grew)
 }

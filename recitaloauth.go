@@ -123,13 +123,17 @@ func (c *Config) authURL() string {
 	return c.AuthURL
 }
 
-// logger is Config.Logger, or one that discards everything.
+// logger is Config.Logger, or discardLogger.
 func (c *Config) logger() *slog.Logger {
 	if c.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+		return discardLogger
 	}
 	return c.Logger
 }
+
+// discardLogger discards everything: one for every source without a
+// Logger, rather than one each.
+var discardLogger = slog.New(slog.DiscardHandler)
 
 func (c *Config) loginTimeout() time.Duration {
 	if c.LoginTimeout <= 0 {

@@ -156,7 +156,7 @@ func (s *sealer) open(value []byte) (*credential, error) {
 	}
 	tok := &oauth2.Token{AccessToken: stored.AccessToken, TokenType: stored.TokenType, Expiry: stored.Expiry.Local()}
 	cred := cachedCredential(tok, stored.Obtained.Local())
-	cred.sealed, cred.machine = value, stored.Machine
+	cred.storeCopy = &storeCopy{sealed: value, machine: stored.Machine}
 	return cred, nil
 }
 

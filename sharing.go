@@ -85,7 +85,7 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 	defer cancel()
 	s.spent = 0
 	s.sealer.newLogin()
-	if f.refused != nil && f.refused.sealed != nil {
+	if f.refused != nil && f.refused.sealedValue() != nil {
 		_, err := bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, s.store.Delete(ctx, f.refused.key, f.refused.sealed)
 		}, nil)
@@ -255,7 +255,7 @@ func (s *sharedStore) save(ctx context.Context, f *flight, cred *credential) {
 		return
 	}
 	key := s.keyFor(f)
-	cred.sealed, cred.key = value, key
+	cred.storeCopy = &storeCopy{sealed: value, key: key}
 	_, err = bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, s.store.Save(ctx, key, value, cred.token.Expiry)
 	}, nil)

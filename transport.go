@@ -106,7 +106,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		// Sent again once after a 401; once more only when the new token
 		// was borrowed from the store too (see maxSends).
-		if !t.source.rejected(cred) || sends == maxSends || (sends > 1 && !cred.borrowed) {
+		if !t.source.rejected(cred) || sends == maxSends || (sends > 1 && !cred.isBorrowed()) {
 			return resp, nil
 		}
 		retry, ok := replay(req)
