@@ -114,7 +114,7 @@ func TestSealOpens(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cred := cachedCredential(&oauth2.Token{AccessToken: tt.token, TokenType: "Bearer", Expiry: tt.expiry}, tt.obtained)
-			cred.machine = goldenMachine // as it will open: the saver's machine
+			cred.storeCopy = &storeCopy{machine: goldenMachine} // as it will open: the saver's machine
 			value, err := newSealer(goldenURL, goldenUser, goldenPassword).seal(cred, goldenMachine)
 			if err != nil {
 				t.Fatal(err)
