@@ -5,8 +5,8 @@ package recitaloauth_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"io"
 	"os"
 	"os/exec"
@@ -158,7 +158,7 @@ func (f *fleet) runMachines(machines, processes int, span time.Duration) machine
 	for m := range machines {
 		on := &machine{hostname: fmt.Sprintf("machine-%d", m+1), ip: fmt.Sprintf("127.0.0.%d", m+2)}
 		for range processes {
-			stderr := &lockedBuffer{}
+			stderr := &syncio.Buffer{} // written by exec's goroutine
 			cmd, out := f.start(span, on, stderr)
 			wg.Go(func() {
 				var lines []string
@@ -184,24 +184,6 @@ func (f *fleet) runMachines(machines, processes int, span time.Duration) machine
 	}
 	wg.Wait()
 	return figures
-}
-
-// lockedBuffer is a child's stderr, written by exec's goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // fileStoreSpec names a directory the store makes itself, 0700.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -21,7 +22,7 @@ func TestHelpStoreDir(t *testing.T) {
 	t.Setenv("HOME", filepath.Join(root, "home"))          // macOS: ~/Library/Caches
 	t.Setenv("LocalAppData", filepath.Join(root, "local")) // Windows
 	f := newFixture(t)
-	var stderr lockedBuffer
+	var stderr syncio.Buffer
 	code := run(t.Context(), nil, surroundings{
 		stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr,
 		getenv: func(name string) string { return f.env[name] },

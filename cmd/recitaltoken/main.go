@@ -71,13 +71,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
@@ -197,7 +197,7 @@ var errTimedOut = errors.New("-timeout reached")
 // included.
 func run(ctx context.Context, args []string, env surroundings) int {
 	// -v's records come from the source's login goroutine too.
-	env.stderr = &syncWriter{w: env.stderr}
+	env.stderr = &syncio.Writer{W: env.stderr}
 	var opts options
 	fs := newFlagSet(&opts, cmp.Or(env.timeout, recitaloauth.DefaultLoginTimeout))
 	if err := fs.Parse(args); err != nil {
@@ -535,18 +535,6 @@ func usageError(stderr io.Writer, msg string) int {
 func configError(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, message(err))
 	return exitUsage
-}
-
-// syncWriter makes w safe for concurrent use, one Write at a time.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // message is the line to print for err: the library's errors start with

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"net/http"
 	"os"
 	"os/exec"
@@ -127,7 +128,7 @@ func (f *fixture) runContext(ctx context.Context, stdin string, args ...string) 
 		env[k] = v
 	}
 	var stdout bytes.Buffer
-	var stderr lockedBuffer // the source's login goroutine may write late
+	var stderr syncio.Buffer // the source's login goroutine may write late
 	code := run(ctx, args, surroundings{
 		stdin:    strings.NewReader(stdin),
 		stdout:   &stdout,
@@ -137,24 +138,6 @@ func (f *fixture) runContext(ctx context.Context, stdin string, args ...string) 
 		timeout:  f.loginTimeout,
 	})
 	return f.checked(result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}, stdin, args)
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // exec runs the built command as a process, the way a shell would.

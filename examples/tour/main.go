@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,7 +89,7 @@ type figures struct {
 // run plays the scenes one after another, writing the narration and the
 // log records to w, and returns the figures.
 func run(w io.Writer) (figures, error) {
-	out := &lockedWriter{w: w}
+	out := &syncio.Writer{W: w} // the narration and the records, from the library's login goroutines
 	var f figures
 	started := time.Now()
 	fmt.Fprintf(out, "recitaloauth tour: each scene starts a fake recital on 127.0.0.1 (package recitaltest)\n")
@@ -384,19 +385,6 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// lockedWriter lets the narration and the log records, written from the
-// library's login goroutines, share one writer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // lineHandler is a slog.Handler that writes each record on one short line
