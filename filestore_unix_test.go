@@ -403,6 +403,8 @@ func TestFileStoreParentForUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := worldReadableDir(t)
+	coverDir := worldReadableDir(t)
+	chown(t, coverDir, otherUID)
 	for _, tt := range []struct {
 		name string
 		mode os.FileMode
@@ -429,7 +431,11 @@ func TestFileStoreParentForUser(t *testing.T) {
 			}
 			chown(t, parent, tt.uid)
 			child := exec.Command(bin, "-test.run=^TestFileStoreParentForUser$")
-			child.Env = append(os.Environ(), parentChildEnv+"="+dir, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+			// GOCOVERDIR, set under go test -cover, is the parent's and
+			// closed to the child: the child writes its counters (unused)
+			// to a directory of its own, or fails at exit.
+			child.Env = append(os.Environ(), parentChildEnv+"="+dir, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0",
+				"GOCOVERDIR="+coverDir)
 			child.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: otherUID, Gid: otherUID}}
 			out, err := child.CombinedOutput()
 			if err != nil {
