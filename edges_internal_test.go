@@ -149,7 +149,8 @@ func TestStoreSharingEdges(t *testing.T) {
 // TestAnswerLifetimeBounds: the edges of the lifetimes a login answer may
 // claim: expires_in from 1 s to 366 days; a JWT's exp − iat when above 0
 // and at most 366 days, else the default; a claim outside NumericDate's
-// range (0, 4×MaxInt32] is ignored.
+// range (0, 4×MaxInt32] is ignored; exp read on our clock is the end
+// when it falls short of exp − iat by at most min(clockAgreement, half).
 func TestAnswerLifetimeBounds(t *testing.T) {
 	started := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const year = 366 * 24 * time.Hour
@@ -170,6 +171,13 @@ func TestAnswerLifetimeBounds(t *testing.T) {
 		{"JWT with iat 0: ignored", jwtAnswer(t, map[string]any{"iat": 0, "exp": unix(2 * time.Hour)}), 2 * time.Hour},
 		{"JWT with iat at the range's end", jwtAnswer(t, map[string]any{"iat": int64(math.MaxInt32) * 4, "exp": unix(2 * time.Hour)}), DefaultTokenLifetime},
 		{"JWT with iat past the range: ignored", jwtAnswer(t, map[string]any{"iat": int64(math.MaxInt32)*4 + 1, "exp": unix(2 * time.Hour)}), 2 * time.Hour},
+		// exp read on our clock ends the token sooner than exp − iat does:
+		// it is the end if it falls short by no more than clockAgreement
+		// and half the lifetime, else the clocks are not taken for one.
+		{"JWT whose exp on our clock is clockAgreement short: the end", jwtAnswer(t, map[string]any{"iat": unix(-61 * time.Second), "exp": unix(time.Hour - clockAgreement)}), time.Hour - clockAgreement},
+		{"JWT whose exp on our clock is over clockAgreement short: not the end", jwtAnswer(t, map[string]any{"iat": unix(-62 * time.Second), "exp": unix(time.Hour - clockAgreement - time.Second)}), time.Hour},
+		{"JWT of 1 min whose exp on our clock is half of it short: the end", jwtAnswer(t, map[string]any{"iat": unix(-31 * time.Second), "exp": unix(30 * time.Second)}), 30 * time.Second},
+		{"JWT of 1 min whose exp on our clock is over half of it short: not the end", jwtAnswer(t, map[string]any{"iat": unix(-41 * time.Second), "exp": unix(20 * time.Second)}), time.Minute},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tok, err := parseAnswer([]byte(tt.body), started, time.Time{}, "s3cret")
