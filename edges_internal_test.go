@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestTokenForShortLived: when the server's tokens live less than the
@@ -213,6 +215,46 @@ func TestTokenForExactlyEnough(t *testing.T) {
 		synctest.Wait()
 		if err != nil || tok.AccessToken != "token-1" || login.count() != 1 {
 			t.Errorf("got %v, %v after %d logins; want token-1 after 1", tok, err, login.count())
+		}
+	})
+}
+
+// deleteCounter is a store that counts its Delete calls.
+type deleteCounter struct {
+	*memStore
+	deletes atomic.Int32
+}
+
+func (d *deleteCounter) Delete(ctx context.Context, key string, value []byte) error {
+	d.deletes.Add(1)
+	return d.memStore.Delete(ctx, key, value)
+}
+
+// TestRefusedTokenDeletedOnce: a token refused with 401 is deleted from
+// the store by the login that replaces it, and only by that one: the
+// logins after it (a refresh, then one past expiry) make no Delete call.
+func TestRefusedTokenDeletedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), &deleteCounter{memStore: newMemStore()}
+		src := storeSource(store, login)
+		first, err := src.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		Invalidate(src, first)
+		if _, err := src.Token(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(56 * time.Minute) // stale: a refresh starts
+		src.Token()
+		synctest.Wait()
+		time.Sleep(2 * time.Hour) // past expiry: callers wait for a login
+		tok, err := src.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([3]any{"token-4", 4, int32(1)}, [3]any{tok.AccessToken, login.count(), store.deletes.Load()}); diff != "" {
+			t.Errorf("token, logins and Delete calls mismatch (-want +got):\n%s", diff)
 		}
 	})
 }
