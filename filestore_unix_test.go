@@ -192,6 +192,17 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			wantErr: "is a symbolic link",
 		},
 		{
+			name: "value is a symbolic link within the directory",
+			setup: func(t *testing.T, dir string) {
+				writeMode(t, filepath.Join(dir, "other.token"), "planted", 0o600)
+				if err := os.Symlink("other.token", filepath.Join(dir, "k.token")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			wantErr: "is a symbolic link",
+		},
+		{
 			name:    "value is open to group",
 			setup:   func(t *testing.T, dir string) { writeMode(t, filepath.Join(dir, "k.token"), "planted", 0o640) },
 			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
