@@ -596,3 +596,36 @@ func chown(t *testing.T, path string, uid int) {
 func owner(info os.FileInfo) uint32 {
 	return info.Sys().(*syscall.Stat_t).Uid
 }
+
+// TestFileStoreMutexWaitSleeps: a Save waiting for a key's mutex that
+// another process holds sleeps between its looks (up to 20 ms apart), so
+// that a wait of up to 2 s does not keep a core busy: over 400 ms of
+// waiting, the process uses less than a tenth of that in CPU time (a
+// few milliseconds; a loop that looks without sleeping, several times
+// more even on a loaded machine).
+func TestFileStoreMutexWaitSleeps(t *testing.T) {
+	dir := storeDir(t)
+	s := recitaloauth.NewFileStore(dir)
+	storetest.Save(t, s, "k", "old")
+	defer holdLock(t, filepath.Join(dir, "k.mutex"))()
+	const wait = 400 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	before := cpuTime(t)
+	if err := s.Save(ctx, "k", []byte("new"), time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Save = %v, want context.DeadlineExceeded", err)
+	}
+	if used := cpuTime(t) - before; used > wait/10 {
+		t.Errorf("waiting %v for the mutex used %v of CPU time, want less than %v", wait, used, wait/10)
+	}
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
