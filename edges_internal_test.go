@@ -8,12 +8,16 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
+	"golang.org/x/oauth2"
 )
 
 // TestTokenForShortLived: when the server's tokens live less than the
@@ -257,4 +261,67 @@ func TestRefusedTokenDeletedOnce(t *testing.T) {
 			t.Errorf("token, logins and Delete calls mismatch (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestLoginCutShortNotRetried: a login POST cut short because the login's
+// context ended (its timeout, or the caller's cancel) is not retried, and
+// no record says it is: one POST, and no "retrying" record.
+func TestLoginCutShortNotRetried(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"the login timeout", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+		{"the caller's cancel", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(time.Second, cancel)
+			return ctx, cancel
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				login := newLoginServer()
+				login.delay = time.Hour // answers only once its request is cut short
+				logs := &logRecorder{}
+				cfg := testConfig()
+				cfg.LoginTimeout, cfg.Logger = 5*time.Second, logs.logger()
+				ctx, cancel := tt.ctx()
+				defer cancel()
+				hc := &http.Client{Transport: recitaltest.InMemoryTransport(login)}
+				if _, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, hc)); err == nil {
+					t.Fatal("Token succeeded, want an error")
+				}
+				if diff := cmp.Diff([2]any{1, false}, [2]any{login.count(), strings.Contains(logs.text(), "retrying")}); diff != "" {
+					t.Errorf("POSTs and a retrying record mismatch (-want +got):\n%s\n%s", diff, logs.text())
+				}
+			})
+		})
+	}
+}
+
+// TestSleepToDeadline: sleep gives up at once on a pause that would end
+// after its context's deadline, and waits out one that ends just at it
+// (which the context may or may not outlive).
+func TestSleepToDeadline(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		pause time.Duration
+		want  time.Duration // how long sleep takes
+	}{
+		{"ends before the deadline", time.Second - 1, time.Second - 1},
+		{"ends at the deadline", time.Second, time.Second},
+		{"ends after it", time.Second + 1, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				start := time.Now()
+				sleep(ctx, tt.pause)
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("sleep took %v, want %v", got, tt.want)
+				}
+			})
+		})
+	}
 }
