@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -324,4 +325,80 @@ func TestSleepToDeadline(t *testing.T) {
 			})
 		})
 	}
+}
+
+// lockWatcher is a store that counts its Loads and records the ttl of
+// each TryLock.
+type lockWatcher struct {
+	*memStore
+	mu    sync.Mutex
+	loads int
+	ttls  []time.Duration
+}
+
+func (w *lockWatcher) Load(ctx context.Context, key string) ([]byte, error) {
+	w.mu.Lock()
+	w.loads++
+	w.mu.Unlock()
+	return w.memStore.Load(ctx, key)
+}
+
+func (w *lockWatcher) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	w.mu.Lock()
+	w.ttls = append(w.ttls, ttl)
+	w.mu.Unlock()
+	return w.memStore.TryLock(ctx, key, ttl)
+}
+
+// TestStoreLockWait: a process waiting for the lock another holds looks
+// in the store every 25 to 50 ms (lockPoll, less up to half at random)
+// until it gives up on the holder after a third of the login timeout (1 s
+// here): 20 to 40 looks, and more than 22 but for a vanishing chance; and
+// the lock it asks for lasts through a login timeout and the store's
+// budget (a live holder keeps it to its save), and not much longer (a
+// dead holder's frees soon).
+func TestStoreLockWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), &lockWatcher{memStore: newMemStore()}
+		const loginTimeout = 3 * time.Second
+		key := storeKey(testConfig().AuthURL, testConfig().Username)
+		unlock, ok, err := store.memStore.TryLock(context.Background(), key, time.Hour) // another process's
+		if !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		defer unlock()
+		if _, err := storeSource(store, login, func(c *Config) { c.LoginTimeout = loginTimeout }).Token(); err != nil {
+			t.Fatal(err)
+		}
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		if looks := store.loads - 1; looks < 23 || looks > 40 { // the first look is before the lock
+			t.Errorf("%d looks in the store while waiting 1 s for the lock, want 23 to 40", looks)
+		}
+		for _, ttl := range store.ttls {
+			if ttl < loginTimeout+storeBudget || ttl > loginTimeout+3*storeBudget {
+				t.Fatalf("TryLock asked for a lock of %v, want %v to %v", ttl, loginTimeout+storeBudget, loginTimeout+3*storeBudget)
+			}
+		}
+	})
+}
+
+// TestStoreUnlockWithinBudget: an unlock that hangs is waited for only
+// within what is left of the login's store budget: with store calls of
+// 200 ms each (load, lock, load, save: 800 ms), Token returns once the
+// budget's second is spent, not a second after the save.
+func TestStoreUnlockWithinBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		store.delay = 200 * time.Millisecond
+		store.stuck = make(chan struct{})
+		defer close(store.stuck)
+		start := time.Now()
+		if _, err := storeSource(store, login).Token(); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took != storeBudget {
+			t.Errorf("Token took %v, want the store budget, %v", took, storeBudget)
+		}
+	})
 }
