@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"golang.org/x/oauth2"
 )
@@ -399,6 +400,48 @@ func TestStoreUnlockWithinBudget(t *testing.T) {
 		}
 		if took := time.Since(start); took != storeBudget {
 			t.Errorf("Token took %v, want the store budget, %v", took, storeBudget)
+		}
+	})
+}
+
+// longTokenServer answers every login with a token of n characters.
+func longTokenServer(n int, logins *atomic.Int32) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logins.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"bearer","expires_in":3600}`, strings.Repeat("t", n))
+	})
+}
+
+// TestStoreValueAtLimit: a sealed value of exactly storekey.MaxValue
+// bytes (64 KiB: a long token) is a value like any other: a second
+// process takes it from the store instead of logging in. (A value
+// shorter by the token's length less 100 measures what the rest takes.)
+func TestStoreValueAtLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logins atomic.Int32
+		probe := newMemStore()
+		if _, err := storeSource(probe, longTokenServer(100, &logins)).Token(); err != nil {
+			t.Fatal(err)
+		}
+		_, value := probe.only(t)
+		n := 100 + storekey.MaxValue - len(value)
+
+		logins.Store(0)
+		store := newMemStore()
+		first, err := storeSource(store, longTokenServer(n, &logins)).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, value := store.only(t); len(value) != storekey.MaxValue {
+			t.Fatalf("the sealed value has %d bytes, want %d: the test does not test", len(value), storekey.MaxValue)
+		}
+		second, err := storeSource(store, longTokenServer(n, &logins)).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([2]any{true, int32(1)}, [2]any{second.AccessToken == first.AccessToken, logins.Load()}); diff != "" {
+			t.Errorf("the second process's token is the first's, and logins, mismatch (-want +got):\n%s", diff)
 		}
 	})
 }
