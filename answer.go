@@ -94,6 +94,7 @@ func lifetime(fields map[string]any, access string, started, serverNow time.Time
 	if err != nil || !isJWT {
 		return d, err
 	}
+	// equivalent mutant CONDITIONALS_BOUNDARY: left == d makes d left either way
 	if left := claims.expiry.Sub(started); left < d && d-left <= min(clockAgreement, d/2) {
 		d = left
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"golang.org/x/oauth2"
 )
@@ -94,5 +95,31 @@ func TestLocalhostPinned(t *testing.T) {
 		if host, _, _ := net.SplitHostPort(addr); host != "127.0.0.1" {
 			t.Errorf("dialled %s, want 127.0.0.1 only", addr)
 		}
+	}
+}
+
+// TestPinKeepsHostHeader: a request pinned to 127.0.0.1 still names the
+// host its caller asked for in its Host header (a virtual host on the
+// local server answers by it), and a Host the caller set is kept.
+func TestPinKeepsHostHeader(t *testing.T) {
+	for _, tt := range []struct {
+		name, url, host   string
+		wantURL, wantHost string
+	}{
+		{"no Host set", "http://localhost:8080/x", "", "http://127.0.0.1:8080/x", "localhost:8080"},
+		{"the caller's Host", "http://localhost:8080/x", "api.example", "http://127.0.0.1:8080/x", "api.example"},
+		{"not pinned", "https://localhost:8080/x", "", "https://localhost:8080/x", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, tt.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = tt.host
+			pin(req)
+			if diff := cmp.Diff([2]string{tt.wantURL, tt.wantHost}, [2]string{req.URL.String(), req.Host}); diff != "" {
+				t.Errorf("URL and Host mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

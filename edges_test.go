@@ -328,3 +328,26 @@ func TestRefusedRequestHeaders(t *testing.T) {
 		t.Errorf("the refused request's headers mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestConfigString: String says whether a password is set, never what it
+// is, and names LoginTimeout only when it is set.
+func TestConfigString(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  recitaloauth.Config
+		want string
+	}{
+		{"a password", recitaloauth.Config{Username: "ana", Password: "s3cret", AuthURL: "https://a.example/login/"},
+			`recitaloauth.Config{Username: "ana", Password: [redacted], AuthURL: "https://a.example/login/"}`},
+		{"no password", recitaloauth.Config{Username: "ana", AuthURL: "https://a.example/login/"},
+			`recitaloauth.Config{Username: "ana", Password: "", AuthURL: "https://a.example/login/"}`},
+		{"a login timeout", recitaloauth.Config{Username: "ana", Password: "s3cret", LoginTimeout: 5 * time.Second},
+			`recitaloauth.Config{Username: "ana", Password: [redacted], AuthURL: "", LoginTimeout: 5s}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.cfg.String()); diff != "" {
+				t.Errorf("String mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

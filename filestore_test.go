@@ -177,8 +177,17 @@ func TestFileStoreExpiry(t *testing.T) {
 	}
 }
 
-func TestFileStoreSaveTooLarge(t *testing.T) {
+// TestFileStoreValueLimit: a value of 64 KiB is saved and loaded back
+// whole; one byte more is refused.
+func TestFileStoreValueLimit(t *testing.T) {
 	s := recitaloauth.NewFileStore(storeDir(t))
+	limit := bytes.Repeat([]byte("v"), 64<<10)
+	if err := s.Save(context.Background(), "k", limit, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Save of 64 KiB: %v", err)
+	}
+	if got := storetest.Load(t, s, "k"); !bytes.Equal(got, limit) {
+		t.Errorf("Load after a Save of 64 KiB: %d bytes, want the 64 KiB saved", len(got))
+	}
 	err := s.Save(context.Background(), "k", make([]byte, 64<<10+1), time.Now().Add(time.Hour))
 	if err == nil || !strings.Contains(err.Error(), "at most 65536") {
 		t.Errorf("Save of 64 KiB + 1 = %v, want an error saying at most 65536", err)

@@ -192,6 +192,17 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			wantErr: "is a symbolic link",
 		},
 		{
+			name: "value is a symbolic link within the directory",
+			setup: func(t *testing.T, dir string) {
+				writeMode(t, filepath.Join(dir, "other.token"), "planted", 0o600)
+				if err := os.Symlink("other.token", filepath.Join(dir, "k.token")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			wantErr: "is a symbolic link",
+		},
+		{
 			name:    "value is open to group",
 			setup:   func(t *testing.T, dir string) { writeMode(t, filepath.Join(dir, "k.token"), "planted", 0o640) },
 			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
@@ -403,6 +414,8 @@ func TestFileStoreParentForUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := worldReadableDir(t)
+	coverDir := worldReadableDir(t)
+	chown(t, coverDir, otherUID)
 	for _, tt := range []struct {
 		name string
 		mode os.FileMode
@@ -429,7 +442,11 @@ func TestFileStoreParentForUser(t *testing.T) {
 			}
 			chown(t, parent, tt.uid)
 			child := exec.Command(bin, "-test.run=^TestFileStoreParentForUser$")
-			child.Env = append(os.Environ(), parentChildEnv+"="+dir, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+			// GOCOVERDIR, set under go test -cover, is the parent's and
+			// closed to the child: the child writes its counters (unused)
+			// to a directory of its own, or fails at exit.
+			child.Env = append(os.Environ(), parentChildEnv+"="+dir, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0",
+				"GOCOVERDIR="+coverDir)
 			child.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: otherUID, Gid: otherUID}}
 			out, err := child.CombinedOutput()
 			if err != nil {
@@ -578,4 +595,37 @@ func chown(t *testing.T, path string, uid int) {
 
 func owner(info os.FileInfo) uint32 {
 	return info.Sys().(*syscall.Stat_t).Uid
+}
+
+// TestFileStoreMutexWaitSleeps: a Save waiting for a key's mutex that
+// another process holds sleeps between its looks (up to 20 ms apart), so
+// that a wait of up to 2 s does not keep a core busy: over 400 ms of
+// waiting, the process uses less than a tenth of that in CPU time (a
+// few milliseconds; a loop that looks without sleeping, several times
+// more even on a loaded machine).
+func TestFileStoreMutexWaitSleeps(t *testing.T) {
+	dir := storeDir(t)
+	s := recitaloauth.NewFileStore(dir)
+	storetest.Save(t, s, "k", "old")
+	defer holdLock(t, filepath.Join(dir, "k.mutex"))()
+	const wait = 400 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	before := cpuTime(t)
+	if err := s.Save(ctx, "k", []byte("new"), time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Save = %v, want context.DeadlineExceeded", err)
+	}
+	if used := cpuTime(t) - before; used > wait/10 {
+		t.Errorf("waiting %v for the mutex used %v of CPU time, want less than %v", wait, used, wait/10)
+	}
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
 )
 
 // TestScrubOnlyServerText: the scrubber hides the password in what a
@@ -67,6 +68,28 @@ func TestScrubOnlyServerText(t *testing.T) {
 			}
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tt.is)
+			}
+		})
+	}
+}
+
+// TestScrubQuotedOnly: in the cause of a login that got no answer, the
+// quoted strings (what net/http quotes of the server's words) are
+// scrubbed, wherever they are in the message, an unterminated one to the
+// end; the words between them are Go's and stay whole, even where they
+// hold the password's letters (the password here is "e").
+func TestScrubQuotedOnly(t *testing.T) {
+	scrub := secret.NewScrubber("e")
+	for _, tt := range []struct{ name, msg, want string }{
+		{"quoted in the middle", `malformed header "e" here`, `malformed header "[redacted]" here`},
+		{"quoted at the start", `"e" then Go's words`, `"[redacted]" then Go's words`},
+		{"two quoted", `"e" and "x e" seen`, `"[redacted]" and "x [redacted]" seen`},
+		{"unterminated", `cut short "e then more`, `cut short "[redacted] th[redacted]n mor[redacted]`},
+		{"none", `the server sent nothing`, `the server sent nothing`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, scrubQuoted(tt.msg, scrub)); diff != "" {
+				t.Errorf("scrubbed message mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -446,20 +446,23 @@ func TestStoreNeverWorse(t *testing.T) {
 // budget runs it in or in the one that lets go of a lock, does not end
 // the process: it is a store failure, logged once at Warn, and the source
 // logs in without the store. A panic value that is not the runtime's own
-// may quote what the store holds, so the record names its type only.
+// may quote what the store holds, so the record names its type only. A
+// store that panicked is left alone for the rest of the login: no call
+// after a Load that panics.
 func TestStorePanics(t *testing.T) {
 	const secret = "redis://:hunter2@cache:6379"
 	tests := []struct {
-		name    string
-		break_  func(*memStore)
-		wantErr string
+		name      string
+		break_    func(*memStore)
+		wantErr   string
+		wantCalls int // that the store saw, a Load that panics not counted
 	}{
 		{"load panics in the runtime", func(m *memStore) { m.panics = runtimeError() },
-			"recitaloauth: the store panicked: runtime error: index out of range [3] with length 0"},
+			"recitaloauth: the store panicked: runtime error: index out of range [3] with length 0", 0},
 		{"load panics with its own words", func(m *memStore) { m.panics = "cannot reach " + secret },
-			"recitaloauth: the store panicked (with a string)"},
+			"recitaloauth: the store panicked (with a string)", 0},
 		{"unlock panics", func(m *memStore) { m.unlockPanics = errors.New(secret) },
-			"recitaloauth: the store panicked (with a *errors.errorString)"},
+			"recitaloauth: the store panicked (with a *errors.errorString)", 4}, // load, lock, load, save
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -486,6 +489,13 @@ func TestStorePanics(t *testing.T) {
 				}
 				if strings.Contains(logs.text(), "hunter2") {
 					t.Errorf("the log holds the panic's secret:\n%s", logs.text())
+				}
+				synctest.Wait()
+				store.mu.Lock()
+				calls := store.calls
+				store.mu.Unlock()
+				if calls != tt.wantCalls {
+					t.Errorf("the store saw %d calls, want %d", calls, tt.wantCalls)
 				}
 			})
 		})

@@ -60,3 +60,25 @@ func TestEchoLongest(t *testing.T) {
 		})
 	}
 }
+
+// TestScrubEdges: a password of 4 KiB is still scrubbed where it is
+// echoed (only a longer one hides the whole text); a rune of 0xff is
+// scrubbed in its \xff spelling, one of 0x100 has none, and 0x80 is
+// scrubbed in its UTF-8 bytes, \xc2\x80.
+func TestScrubEdges(t *testing.T) {
+	long := strings.Repeat("a", maxScrubbedPassword)
+	tests := []struct{ name, password, text, want string }{
+		{"a password of 4 KiB", long, "<" + long + ">", "<" + Redacted + ">"},
+		{"a password over 4 KiB", long + "a", "<" + long + "a>", Redacted},
+		{`ÿ as \xff`, "ÿ", `<\xff>`, "<" + Redacted + ">"},
+		{`Ā has no \x spelling: \x100 is \x10 and 0`, "Ā", `<\x100>`, `<\x100>`},
+		{`U+0080 as \xc2\x80`, "\u0080", `<\xc2\x80>`, "<" + Redacted + ">"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, string(NewScrubber(tt.password).Prefix([]byte(tt.text), 1<<20))); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
