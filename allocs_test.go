@@ -1,5 +1,3 @@
-//go:build !race
-
 package recitaloauth
 
 import "testing"
@@ -7,8 +5,7 @@ import "testing"
 // TestCachedTokenAllocations: a cached Token call costs well under one
 // allocation: the copies are carved out of batches (copyToken), so a
 // program that calls Token on every request does not allocate a token per
-// request. (Not under -race, whose sync.Pool drops a quarter of what is
-// put back.)
+// request.
 func TestCachedTokenAllocations(t *testing.T) {
 	src := newTestSource(newLoginServer())
 	if _, err := src.Token(); err != nil {
