@@ -76,6 +76,9 @@ func TestScrubEdges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if raceEnabled && len(tt.password) == maxScrubbedPassword {
+				t.Skip("a 4 KiB password's pattern takes half a minute under -race; the plain run checks it")
+			}
 			if diff := cmp.Diff(tt.want, string(NewScrubber(tt.password).Prefix([]byte(tt.text), 1<<20))); diff != "" {
 				t.Errorf("mismatch (-want +got):\n%s", diff)
 			}
