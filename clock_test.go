@@ -60,7 +60,7 @@ func TestSleepingMachine(t *testing.T) {
 		t.Errorf("Token().Expiry = %v carries a monotonic reading", tok.Expiry)
 	}
 	cred := src.current.Load()
-	slept := credential{token: cred.token, header: cred.header, obtained: cred.obtained, refreshAt: cred.refreshAt, hardLimit: cred.hardLimit}
+	slept := credential{token: cred.token, obtained: cred.obtained, refreshAt: cred.refreshAt, hardLimit: cred.hardLimit}
 	for _, at := range []*time.Time{&slept.obtained, &slept.refreshAt, &slept.hardLimit} {
 		*at = suspended(*at, 2*time.Hour)
 	}

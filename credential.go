@@ -4,19 +4,18 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/bearer"
 
 	"golang.org/x/oauth2"
 )
 
-// credential is a token made ready for requests: its Authorization header
-// value is built once, not on every request, and the cache's timings are
-// worked out once, not on every Token call.
+// credential is a token made ready for requests: the cache's timings are
+// worked out once, not on every Token call, and its Authorization header
+// value once, by the first request that needs it.
 type credential struct {
-	token  *oauth2.Token // never handed out: callers get copies
-	header string        // "Bearer " + token.AccessToken
+	token  *oauth2.Token          // never handed out: callers get copies (copies.go)
+	header atomic.Pointer[string] // see authorization
 
 	obtained  time.Time // when the login that made it started
 	refreshAt time.Time // from then on, Token starts a background login
@@ -24,7 +23,7 @@ type credential struct {
 
 	*storeCopy // nil until it is saved to or taken from the store
 
-	batch atomic.Pointer[weak.Pointer[tokenBatch]] // copyToken's current batch, or nil
+	copies // where copyToken takes the callers' copies from
 }
 
 // storeCopy is what a credential has to do with the store: apart, so that
@@ -71,56 +70,24 @@ func (c *storeCopy) answered() {
 }
 
 func newCredential(tok *oauth2.Token) *credential {
-	return &credential{token: tok, header: "Bearer " + tok.AccessToken}
+	return &credential{token: tok}
 }
 
-// copyToken returns a token of the caller's own: oauth2.ReuseTokenSource
-// writes into the tokens it receives, so one source feeding several
-// oauth2.NewClient clients must not hand them one token. Allocating and
-// filling each copy was most of a cached Token call's time; so copies
-// come in batches of tokenBatchSize, allocated and filled in one go, and
-// each call takes the next slot with one atomic add. Each slot is handed
-// out once and never written again by the source. The credential holds
-// its batch through a weak pointer: the tokens handed out from it keep it
-// alive, the source does not, so an idle source holds no batch.
-func (c *credential) copyToken() *oauth2.Token {
-	if ref := c.batch.Load(); ref != nil {
-		if b := ref.Value(); b != nil {
-			if i := b.next.Add(1); i <= tokenBatchSize {
-				return &b.tokens[i-1]
-			}
-		}
+// authorization returns the Authorization header value for c's token. It
+// is made on first use, not with the credential: a source that is only
+// asked for tokens (through oauth2.NewClient, or by gRPC) never needs
+// it, and it is as large as the token (a JWT of a few hundred bytes).
+// Requests that make it at once each make one; the first kept is used
+// from then on.
+func (c *credential) authorization() string {
+	if h := c.header.Load(); h != nil {
+		return *h
 	}
-	return c.newBatch()
-}
-
-// newBatch fills a new batch with copies of c's token, makes it c's
-// batch, and returns its first slot. Callers that find the old batch
-// used up at the same moment each make one; the last stays.
-func (c *credential) newBatch() *oauth2.Token {
-	b := new(tokenBatch)
-	for i := range b.tokens {
-		b.tokens[i] = *c.token
+	h := c.token.Type() + " " + c.token.AccessToken
+	if !c.header.CompareAndSwap(nil, &h) {
+		return *c.header.Load()
 	}
-	b.next.Store(1)
-	ref := weak.Make(b)
-	c.batch.Store(&ref)
-	return &b.tokens[0]
-}
-
-// tokenBatchSize is how many tokens one allocation makes: enough that
-// the allocation, the filling and the weak pointer's making weigh little
-// per call (at 16 they made Token slower than a sync.Pool of batches
-// filled at hand-out). A caller that keeps one token keeps its whole
-// batch (about 6.6 KiB) until it lets go of it: an oauth2.NewClient
-// client keeps one token at a time.
-const tokenBatchSize = 64
-
-// tokenBatch is copies of one credential's token, handed out in order:
-// next counts the slots taken.
-type tokenBatch struct {
-	next   atomic.Int32
-	tokens [tokenBatchSize]oauth2.Token
+	return h
 }
 
 // credentialSource is what the transport needs from a token source: a
@@ -136,18 +103,28 @@ type credentialSource interface {
 
 // reuseSource adapts a token source of another kind (the caller's own) to
 // the transport, cached with oauth2.ReuseTokenSource just as oauth2.NewClient
-// would.
-type reuseSource struct{ src oauth2.TokenSource }
+// would. ReuseTokenSource hands out its one token until it replaces it,
+// so the credential made for that token is kept and used again: a
+// request then costs no credential and no header of its own.
+type reuseSource struct {
+	src  oauth2.TokenSource
+	last atomic.Pointer[credential] // the credential of the token src gave last
+}
 
-func (r reuseSource) credential(context.Context) (*credential, error) {
+func (r *reuseSource) credential(context.Context) (*credential, error) {
 	tok, err := r.src.Token()
 	if err != nil {
 		return nil, err
 	}
-	return &credential{token: tok, header: tok.Type() + " " + tok.AccessToken}, nil
+	if last := r.last.Load(); last != nil && last.token == tok {
+		return last, nil
+	}
+	cred := newCredential(tok)
+	r.last.Store(cred)
+	return cred, nil
 }
 
-func (reuseSource) rejected(*credential) bool { return false }
+func (*reuseSource) rejected(*credential) bool { return false }
 
 // isBearerToken is the one syntax check of a bearer token: see package
 // bearer.

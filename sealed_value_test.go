@@ -39,7 +39,7 @@ func opener() *sealer {
 
 // sealedFields is what a test compares of a credential that opened.
 func sealedFields(cred *credential) []any {
-	return []any{cred.token.AccessToken, cred.token.TokenType, cred.token.Expiry.UTC(), cred.obtained.UTC(), cred.header, cred.machine}
+	return []any{cred.token.AccessToken, cred.token.TokenType, cred.token.Expiry.UTC(), cred.obtained.UTC(), cred.authorization(), cred.machine}
 }
 
 // TestSealGolden: a value of the current format opens, with every field,

@@ -66,7 +66,7 @@ func credentialSourceOf(src oauth2.TokenSource) credentialSource {
 	case credentialSource:
 		return src
 	default:
-		return reuseSource{oauth2.ReuseTokenSource(nil, src)}
+		return &reuseSource{src: oauth2.ReuseTokenSource(nil, src)}
 	}
 }
 
@@ -162,7 +162,7 @@ func replay(req *http.Request) (*http.Request, bool) {
 func (t *transport) send(req *http.Request, cred *credential) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	if cred != nil {
-		out.Header.Set("Authorization", cred.header)
+		out.Header.Set("Authorization", cred.authorization())
 	} else {
 		out.Header.Del("Authorization")
 	}
