@@ -60,7 +60,8 @@
 //
 // Messages go to standard error, start with "recitaltoken: ", and never
 // hold the password or a token; -v says each event once. Interrupting a
-// run (Ctrl-C) ends it at once, even while it waits for another's login.
+// run (Ctrl-C, or SIGTERM) ends it at once, even while it waits for
+// another's login, and a password prompt gives the terminal its echo back.
 package main
 
 import (
@@ -78,6 +79,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
@@ -105,8 +107,9 @@ const maxPasswordLine = 4 << 10
 
 func main() {
 	// The same ctx serves the source: Ctrl-C also ends a wait for another
-	// run's login.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// run's login. SIGTERM ends a run the same way, so that a password
+	// prompt gives the terminal its echo back.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], surroundings{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
 	})
@@ -313,33 +316,34 @@ func newAccount(ctx context.Context, opts options, env surroundings, s envvar.Se
 }
 
 // prompt asks for username's password on the terminal tty, without echo.
-// Ctrl-C (ctx) ends the wait, and gives the terminal its echo back.
+// Echo goes off before the wait, not inside the goroutine that reads, so
+// that every way out of the wait puts it back after it went off: the
+// password typed, an error, or Ctrl-C or SIGTERM (ctx), which end the
+// wait at once and leave the read blocked (the process is exiting).
 func prompt(ctx context.Context, tty *os.File, w io.Writer, username string) (string, error) {
-	fd := int(tty.Fd())
-	state, err := term.GetState(fd)
+	restore, err := echoOff(int(tty.Fd()))
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
+	defer restore()
 	fmt.Fprintf(w, "Password for %s: ", username)
 	type typed struct {
-		pass []byte
+		pass string
 		err  error
 	}
 	done := make(chan typed, 1)
 	go func() {
-		pass, err := term.ReadPassword(fd)
+		pass, err := passwordLine(tty)
 		done <- typed{pass, err}
 	}()
+	defer fmt.Fprintln(w) // the Enter typed was not echoed
 	select {
 	case t := <-done:
-		fmt.Fprintln(w) // the Enter typed was not echoed
 		if t.err != nil {
 			return "", fmt.Errorf("reading the password: %w", t.err)
 		}
-		return string(t.pass), nil
+		return t.pass, nil
 	case <-ctx.Done():
-		term.Restore(fd, state)
-		fmt.Fprintln(w)
 		return "", fmt.Errorf("no password typed: %w", context.Cause(ctx))
 	}
 }
@@ -493,19 +497,29 @@ func (r runner) failed(code int) int {
 
 func (r runner) timedOut() bool { return errors.Is(context.Cause(r.ctx), errTimedOut) }
 
-// readPassword reads the first line of r, without its line ending.
+// readPassword reads -password-stdin's password from r.
 func readPassword(r io.Reader) (string, error) {
-	// Two bytes more than the longest password: room for "\r\n".
-	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine+2)).ReadString('\n')
-	if err != nil && err != io.EOF {
+	line, err := passwordLine(r)
+	if err != nil {
 		return "", fmt.Errorf("-password-stdin: %w", err)
-	}
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if len(line) > maxPasswordLine {
-		return "", fmt.Errorf("-password-stdin: the first line is longer than %d bytes", maxPasswordLine)
 	}
 	if line == "" {
 		return "", errors.New("-password-stdin: standard input holds no password")
+	}
+	return line, nil
+}
+
+// passwordLine reads a password: the first line of r, without its "\n"
+// or "\r\n", at most maxPasswordLine bytes.
+func passwordLine(r io.Reader) (string, error) {
+	// Two bytes more than the longest password: room for "\r\n".
+	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine+2)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if len(line) > maxPasswordLine {
+		return "", fmt.Errorf("the first line is longer than %d bytes", maxPasswordLine)
 	}
 	return line, nil
 }

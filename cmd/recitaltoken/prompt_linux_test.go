@@ -113,3 +113,65 @@ func TestPasswordPrompt(t *testing.T) {
 		t.Errorf("the password was echoed: the terminal shows %q", screen.String())
 	}
 }
+
+// TestPromptSignalRestoresEcho: Ctrl-C or SIGTERM at the password prompt
+// ends the built command at once, and the terminal has its echo back.
+// (Before, SIGTERM killed it with echo off, and Ctrl-C could put echo
+// back before the reader had turned it off.)
+func TestPromptSignalRestoresEcho(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, unix.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			f := newFixture(t)
+			delete(f.env, "RECITAL_PASSWORD")
+			master, slave := openPty(t)
+			cmd := f.command("", "-no-cache")
+			cmd.Stdin, cmd.Stderr = slave, slave
+			var stdout bytes.Buffer
+			cmd.Stdout = &stdout
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			screen := make(chan string, 1)
+			go func() {
+				var seen []byte
+				buf := make([]byte, 256)
+				for !strings.Contains(string(seen), "Password for ") {
+					n, err := master.Read(buf)
+					seen = append(seen, buf[:n]...)
+					if err != nil {
+						break
+					}
+				}
+				screen <- string(seen)
+			}()
+			select {
+			case s := <-screen:
+				if !strings.Contains(s, "Password for ") {
+					t.Fatalf("no prompt; the terminal shows %q", s)
+				}
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("no prompt within 5 s")
+			}
+			cmd.Process.Signal(sig)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-exited:
+			case <-time.After(2 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("the command did not end within 2 s of the signal")
+			}
+			if code := cmd.ProcessState.ExitCode(); code != 1 || stdout.Len() != 0 {
+				t.Errorf("exit %d, stdout %q; want 1 and nothing", code, stdout.String())
+			}
+			termios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if termios.Lflag&unix.ECHO == 0 {
+				t.Error("the terminal was left without echo")
+			}
+		})
+	}
+}
