@@ -101,8 +101,9 @@ func newFleetServer(t *testing.T, lifetime time.Duration) *recitaltest.Server {
 // fleet sharing a store (3 machines of 2 processes) loses nothing by it:
 // no caller gets a 401, the fleet logs in no more than without a store,
 // each process has at most 2 tokens refused for use from another address
-// before it shares only with its own machine, and says so once at Warn
-// (a process that only ever saw its own machine's tokens need not).
+// before it shares only with its own machine, and says so once at Warn,
+// when it concludes it (a process that only ever saw its own machine's
+// tokens does not).
 func TestIPBoundTokensShared(t *testing.T) {
 	const machines, processes, lifetime, span = 3, 2, 3 * time.Second, 30 * time.Second
 	alone, shared := newFleetServer(t, lifetime), newFleetServer(t, lifetime)
@@ -125,8 +126,11 @@ func TestIPBoundTokensShared(t *testing.T) {
 		warned := 0
 		for i, logs := range f.logs {
 			n := strings.Count(logs.text(), "binds access tokens to IP addresses")
-			if n > 1 {
-				t.Errorf("process %d warned %d times of IP binding, want once at most", i, n)
+			f.sources[i].mu.Lock()
+			concluded := f.sources[i].sharing == thisMachineOnly
+			f.sources[i].mu.Unlock()
+			if want := map[bool]int{true: 1, false: 0}[concluded]; n != want {
+				t.Errorf("process %d (binding concluded: %v) warned %d times of IP binding, want %d", i, concluded, n, want)
 			}
 			warned += n
 		}
@@ -251,4 +255,112 @@ func TestOwnTokenResentOnce(t *testing.T) {
 			t.Errorf("API requests and logins mismatch (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// foreignCredential is a token saved to store by machine "machine-2",
+// borrowed by s (whose machine is "machine-1").
+func foreignCredential(t *testing.T, s *cachedSource, store *memStore, access string) *credential {
+	t.Helper()
+	cfg := testConfig()
+	cfg.Store = store
+	other := newSharedStore(cfg, cfg.logger())
+	other.machine = "machine-2"
+	other.sealer.newLogin()
+	now := time.Now().Round(0)
+	other.save(context.Background(), &flight{limits: func() storeLimits { return storeLimits{} }},
+		cachedCredential(&oauth2.Token{AccessToken: access, TokenType: "Bearer", Expiry: now.Add(time.Hour)}, now))
+	s.store.sealer.newLogin()
+	cred := s.store.load(context.Background(), &flight{limits: s.storeLimits})
+	if cred == nil || cred.token.AccessToken != access || !cred.isForeign() {
+		t.Fatalf("borrowed %+v, want %q, another machine's", cred, access)
+	}
+	return cred
+}
+
+// TestReplacedTokenRefusalCounts: a borrowed token of another machine,
+// replaced by a background refresh (with another machine's token) while
+// its request was out, is refused: the refusal still counts, binding is
+// concluded, and the replacement, of no use now, is dropped, so the
+// caller's retry does not send it. (Before, the refusal of a token no
+// longer current was ignored, and the caller got the replacement's 401.)
+func TestReplacedTokenRefusalCounts(t *testing.T) {
+	store := newMemStore()
+	logs := &logRecorder{}
+	cfg := testConfig()
+	cfg.Store, cfg.Logger = store, logs.logger()
+	s := cfg.TokenSource(withHandler(newLoginServer())).(*cachedSource)
+	s.store.machine = "machine-1"
+	s.store.machineKey = machineKey(s.store.key, s.store.machine)
+	s.sharing = doubted // one token of another machine refused already
+
+	first := foreignCredential(t, s, store, "foreign-1")
+	s.current.Store(first)
+	time.Sleep(time.Millisecond) // the replacement is obtained later
+	replacement := foreignCredential(t, s, store, "foreign-2")
+	s.current.Store(replacement) // the background refresh settles
+
+	if !s.rejected(first) {
+		t.Fatal("rejected says a retry cannot help")
+	}
+	if s.sharing != thisMachineOnly || s.current.Load() != nil {
+		t.Errorf("after the refusal: sharing %v, current token %v; want binding concluded and the other machine's replacement dropped",
+			s.sharing, s.current.Load() != nil)
+	}
+	s.rejected(first) // a second request with it, refused too: counted once
+	if n := strings.Count(logs.text(), "binds access tokens to IP addresses"); n != 1 {
+		t.Errorf("warned %d times of IP binding, want once", n)
+	}
+}
+
+// flippingStore is a store whose Load runs flip first: something that
+// happens while the store answers.
+type flippingStore struct {
+	*memStore
+	flip func()
+}
+
+func (f flippingStore) Load(ctx context.Context, key string) ([]byte, error) {
+	f.flip()
+	return f.memStore.Load(ctx, key)
+}
+
+// TestStoreLimitsReadWhenAnswered: a login that looks in the store takes
+// its limits as they are once the store answers, not as they were when
+// it started: binding concluded meanwhile (by a request's 401) keeps it
+// from taking another machine's token.
+func TestStoreLimitsReadWhenAnswered(t *testing.T) {
+	store := newMemStore()
+	cfg := testConfig()
+	cfg.Store = store
+	s := cfg.TokenSource(withHandler(newLoginServer())).(*cachedSource)
+	s.store.machine = "machine-1"
+	s.store.machineKey = machineKey(s.store.key, s.store.machine)
+	foreignCredential(t, s, store, "foreign-1") // in the store now
+
+	s.store.store = flippingStore{store, func() {
+		s.mu.Lock()
+		s.sharing = thisMachineOnly
+		s.mu.Unlock()
+	}}
+	s.store.sealer.newLogin()
+	if cred := s.store.load(context.Background(), &flight{limits: s.storeLimits}); cred != nil {
+		t.Errorf("took %q, another machine's token, after binding was concluded", cred.token.AccessToken)
+	}
+}
+
+// TestOneTokenRefusedTwiceIsOneRefusal: two requests refused with the
+// same borrowed token (sent at once) are one refusal: doubt, not binding.
+func TestOneTokenRefusedTwiceIsOneRefusal(t *testing.T) {
+	store := newMemStore()
+	cfg := testConfig()
+	cfg.Store = store
+	s := cfg.TokenSource(withHandler(newLoginServer())).(*cachedSource)
+	s.store.machine = "machine-1"
+	cred := foreignCredential(t, s, store, "foreign-1")
+	s.current.Store(cred)
+	s.rejected(cred)
+	s.rejected(cred)
+	if s.sharing != doubted {
+		t.Errorf("after one token's two refusals, sharing is %v, want %v", s.sharing, doubted)
+	}
 }

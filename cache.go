@@ -111,10 +111,9 @@ type flight struct {
 	waiters  int           // callers that wait for it; guarded by cachedSource.mu
 	attempts int           // POSTs the login made, for the log
 
-	// What the store may give it: only tokens obtained after refusedUpTo,
-	// and, when machineOnly, saved by this machine.
-	refusedUpTo time.Time
-	machineOnly bool
+	// limits says what the store may give it (storeLimits), when it
+	// looks: a 401 during the login narrows them.
+	limits func() storeLimits
 
 	done chan struct{} // closed when cred or err is set
 	cred *credential
@@ -257,11 +256,31 @@ func (s *cachedSource) reasonToWait(state tokenState) string {
 // not need to wait for it (a stale token) do not, and those who do wait on
 // a channel, not on s.mu. s.mu must be held.
 func (s *cachedSource) startLogin(reason string, minLeft time.Duration) *flight {
-	f := &flight{reason: reason, refused: s.refused, minLeft: minLeft, done: make(chan struct{}),
-		refusedUpTo: s.refusedUpTo, machineOnly: s.sharing == thisMachineOnly}
+	f := &flight{reason: reason, refused: s.refused, minLeft: minLeft, done: make(chan struct{}), limits: s.storeLimits}
 	s.flight = f
 	go s.run(f)
 	return f
+}
+
+// storeLimits is what the store may give a login of s now.
+type storeLimits struct {
+	refusedUpTo time.Time // only tokens obtained after it
+	machineOnly bool      // only tokens this machine saved, under its key
+}
+
+// storeLimits returns s's limits as they are now, not as they were when
+// the login started: a background refresh may still be looking when a
+// request's 401 concludes that tokens are bound to IP addresses, and must
+// not then take another machine's token.
+func (s *cachedSource) storeLimits() storeLimits {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limitsLocked()
+}
+
+// limitsLocked is storeLimits with s.mu held.
+func (s *cachedSource) limitsLocked() storeLimits {
+	return storeLimits{refusedUpTo: s.refusedUpTo, machineOnly: s.sharing == thisMachineOnly}
 }
 
 func (s *cachedSource) run(f *flight) {
@@ -377,25 +396,42 @@ func backoff(failures int) time.Duration {
 // refused at once), which also takes it out of the store. It returns
 // whether a retry may succeed. Config.Client and Invalidate both come
 // here.
+//
+// A cred already replaced is not dropped again, but what its 401 says
+// still counts, once per token: a background refresh may have put
+// another machine's token in its place while the request was out, and
+// the refusal may show that one to be of no use too (heedRefusal).
 func (s *cachedSource) rejected(cred *credential) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.current.Load() != cred {
-		return true // already replaced, or being replaced
+	if s.current.Load() == cred {
+		age := time.Since(cred.obtained)
+		switch {
+		case cred.isBorrowed(): // the gap is for our own logins: ours may work where it did not
+		case age < s.rejectGap:
+			s.log.Debug("recitaloauth: token refused soon after its login, kept", "status", 401, "age", age.Round(time.Millisecond))
+			return false
+		case age >= 2*maxRejectGap:
+			s.rejectGap = 0
+		default:
+			s.rejectGap = min(max(2*s.rejectGap, firstRejectGap), maxRejectGap)
+		}
+		s.current.Store(nil)
+		s.refused = cred
+		s.log.Warn("recitaloauth: token refused, dropped", event.Attr(event.Refused), "status", 401, "age", age.Round(time.Second), "from_store", cred.isBorrowed())
 	}
-	age := time.Since(cred.obtained)
-	switch {
-	case cred.isBorrowed(): // the gap is for our own logins: ours may work where it did not
-	case age < s.rejectGap:
-		s.log.Debug("recitaloauth: token refused soon after its login, kept", "status", 401, "age", age.Round(time.Millisecond))
-		return false
-	case age >= 2*maxRejectGap:
-		s.rejectGap = 0
-	default:
-		s.rejectGap = min(max(2*s.rejectGap, firstRejectGap), maxRejectGap)
+	if !cred.refusalHeeded {
+		cred.refusalHeeded = true
+		s.heedRefusal(cred)
 	}
-	s.current.Store(nil)
-	s.refused = cred
+	return true
+}
+
+// heedRefusal records what cred's 401 says: no stored token obtained at
+// or before it is used from now on, and whether tokens are bound to IP
+// addresses (binding.go). A borrowed token in use that this rules out is
+// dropped too. s.mu must be held.
+func (s *cachedSource) heedRefusal(cred *credential) {
 	// Another machine's clock may run ahead of ours: a time in our
 	// future would shut out every stored token until we reached it.
 	upTo := cred.obtained
@@ -405,7 +441,6 @@ func (s *cachedSource) rejected(cred *credential) bool {
 	if upTo.After(s.refusedUpTo) {
 		s.refusedUpTo = upTo
 	}
-	s.log.Warn("recitaloauth: token refused, dropped", event.Attr(event.Refused), "status", 401, "age", age.Round(time.Second), "from_store", cred.isBorrowed())
 	if e, ok := refusalEvent(cred); ok {
 		was := s.sharing
 		if s.sharing = was.after(e); s.sharing == thisMachineOnly && was != thisMachineOnly {
@@ -414,7 +449,9 @@ func (s *cachedSource) rejected(cred *credential) bool {
 				event.Attr(event.BoundToIP))
 		}
 	}
-	return true
+	if cur := s.current.Load(); cur != nil && cur.isBorrowed() && !s.store.admits(s.limitsLocked(), cur) {
+		s.current.Store(nil)
+	}
 }
 
 // String keeps the password and tokens out of fmt's %v, %+v, %s and %#v.

@@ -72,6 +72,7 @@ func (c *credential) copyToken() *oauth2.Token {
 func (c *credential) newBatch() *tokenBatch {
 	b := new(tokenBatch)
 	b.tokens[0] = *c.token
+	// equivalent mutant CONDITIONALS_BOUNDARY: at n == tokenBatchSize the copy has no room left and copies nothing
 	for n := 1; n < tokenBatchSize; n *= 2 {
 		copy(b.tokens[n:], b.tokens[:n])
 	}

@@ -23,6 +23,8 @@ type credential struct {
 
 	*storeCopy // nil until it is saved to or taken from the store
 
+	refusalHeeded bool // its 401 was taken into account (cachedSource.rejected); guarded by cachedSource.mu
+
 	copies // where copyToken takes the callers' copies from
 }
 

@@ -122,8 +122,12 @@
 //     logins' refused in between. It says so once at Warn and from then on
 //     shares only with the processes of its own machine, under a key of
 //     that machine's, so the fleet pays at most two refused tokens per
-//     process, not one at every refresh. A revocation refuses tokens that
-//     had worked: sharing goes on after it;
+//     process, not one at every refresh. A refusal counts even when a
+//     background refresh replaced the token while its request was out,
+//     and a borrowed token it rules out is dropped at once; a login takes
+//     its store limits as they are when the store answers, not as they
+//     were when it started. A revocation refuses tokens that had worked:
+//     sharing goes on after it;
 //   - the store never makes things worse: the store calls of one login
 //     are bounded together by a second, even calls that ignore their
 //     context (then the login leaves the store alone), an unlock is

@@ -59,7 +59,7 @@ func TestStoredTokenIsWhatARunUses(t *testing.T) {
 	s := newSharedStore(cfg, cfg.logger())
 	s.sealer.newLogin()
 	now := time.Now().Round(0)
-	s.save(ctx, &flight{machineOnly: true},
+	s.save(ctx, &flight{limits: func() storeLimits { return storeLimits{machineOnly: true} }},
 		cachedCredential(&oauth2.Token{AccessToken: "machine-token", TokenType: "Bearer", Expiry: now.Add(30 * time.Second)}, now.Add(-time.Hour)))
 
 	stored, err := cfg.StoredToken(ctx)

@@ -108,7 +108,7 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 
 // keyFor is the key flight f shares under.
 func (s *sharedStore) keyFor(f *flight) string {
-	if f.machineOnly {
+	if f.limits().machineOnly {
 		return s.machineKey
 	}
 	return s.key
@@ -197,12 +197,11 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	if cred == nil {
 		return nil
 	}
+	limits := f.limits() // as they are once the store answered: a 401 meanwhile narrows them
 	now := time.Now()
 	switch {
-	case !cred.obtained.After(f.refusedUpTo):
-		s.log.Debug("recitaloauth: ignored a stored token no newer than one refused with 401")
-		return nil
-	case f.machineOnly && cred.machine != s.machine:
+	case !s.admits(limits, cred):
+		s.log.Debug("recitaloauth: ignored a stored token a 401 rules out", "other_machine", cred.machine != s.machine)
 		return nil
 	case cred.token.Expiry.Sub(now) < f.minLeft:
 		return nil
@@ -223,6 +222,13 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	s.log.Info("recitaloauth: token from the store", event.Attr(event.FromStore), "reason", f.reason,
 		"left", cred.token.Expiry.Sub(now).Round(time.Second), "other_machine", cred.foreign)
 	return cred
+}
+
+// admits reports whether a login within l may use cred, a stored token:
+// one obtained after the latest refused with 401, and, once tokens are
+// bound to IP addresses, saved by this machine.
+func (s *sharedStore) admits(l storeLimits, cred *credential) bool {
+	return cred.obtained.After(l.refusedUpTo) && (!l.machineOnly || cred.machine == s.machine)
 }
 
 // fetch loads the value under key and opens it: nil and no error when
