@@ -75,6 +75,29 @@ func TestFirstCopyMadeAlone(t *testing.T) {
 	}
 }
 
+// TestSlowCallerMakesNoBatch: a source asked less often than once in
+// batchIdle makes each copy alone, not a batch of 64 for one slot.
+func TestSlowCallerMakesNoBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newTestSource(newLoginServer())
+		if _, err := src.Token(); err != nil {
+			t.Fatal(err)
+		}
+		cred := src.current.Load()
+		for i := range 10 {
+			time.Sleep(batchIdle + batchIdle/2)
+			src.Token()
+			if cred.batch.Load() != nil {
+				t.Fatalf("call %d, %v after the one before, made a batch", i+2, batchIdle+batchIdle/2)
+			}
+		}
+		src.Token() // asked again at once: now a batch pays
+		if cred.batch.Load() == nil {
+			t.Error("two calls at once made no batch")
+		}
+	})
+}
+
 // TestBusySourceLetsGoOnceIdle: a source used up several batches in a
 // row, then idle, lets go of its last batch: the idle check set for its
 // first batch looks again at the newer one. A source still busy keeps
@@ -137,7 +160,8 @@ func TestTokenCallersHoldNoHeader(t *testing.T) {
 }
 
 // TestForeignCredentialKept: NewClient over a source of another kind
-// makes one credential per token that source gives, not one per request.
+// makes one credential per token that source gives, not one per request,
+// and a new one when the token changes in place.
 func TestForeignCredentialKept(t *testing.T) {
 	tok := &oauth2.Token{AccessToken: "foreign-1", TokenType: "Bearer", Expiry: time.Now().Add(time.Hour)}
 	src := credentialSourceOf(oauth2.StaticTokenSource(tok))
@@ -148,6 +172,10 @@ func TestForeignCredentialKept(t *testing.T) {
 	again, _ := src.credential(context.Background())
 	if first != again || first.token != tok || first.authorization() != "Bearer foreign-1" {
 		t.Errorf("two requests with one token made credentials %p and %p for %q, want one, for the token", first, again, first.authorization())
+	}
+	tok.AccessToken = "foreign-1b" // the source's owner changes its token in place
+	if cred, _ := src.credential(context.Background()); cred.authorization() != "Bearer foreign-1b" {
+		t.Errorf("after the token changed in place, requests send %q, want the new token", cred.authorization())
 	}
 	other := credentialSourceOf(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "foreign-2"}))
 	if cred, _ := other.credential(context.Background()); cred.authorization() != "Bearer foreign-2" {

@@ -106,11 +106,19 @@ type credentialSource interface {
 // reuseSource adapts a token source of another kind (the caller's own) to
 // the transport, cached with oauth2.ReuseTokenSource just as oauth2.NewClient
 // would. ReuseTokenSource hands out its one token until it replaces it,
-// so the credential made for that token is kept and used again: a
-// request then costs no credential and no header of its own.
+// so the credential made for that token is kept and used again while the
+// token is the same one, unchanged: a request then costs no credential
+// and no header of its own. A source may change a token in place (the
+// same pointer with a new AccessToken): that makes a new credential.
 type reuseSource struct {
 	src  oauth2.TokenSource
-	last atomic.Pointer[credential] // the credential of the token src gave last
+	last atomic.Pointer[seenToken] // the token src gave last
+}
+
+// seenToken is a token reuseSource made a credential for, as it was then.
+type seenToken struct {
+	cred              *credential
+	access, tokenType string
 }
 
 func (r *reuseSource) credential(context.Context) (*credential, error) {
@@ -118,12 +126,13 @@ func (r *reuseSource) credential(context.Context) (*credential, error) {
 	if err != nil {
 		return nil, err
 	}
-	if last := r.last.Load(); last != nil && last.token == tok {
-		return last, nil
+	if last := r.last.Load(); last != nil && last.cred.token == tok && last.access == tok.AccessToken && last.tokenType == tok.TokenType {
+		return last.cred, nil
 	}
-	cred := newCredential(tok)
-	r.last.Store(cred)
-	return cred, nil
+	seen := &seenToken{cred: newCredential(tok), access: tok.AccessToken, tokenType: tok.TokenType}
+	seen.cred.header.Store(new(tok.Type() + " " + tok.AccessToken)) // as seen: tok may change later
+	r.last.Store(seen)
+	return seen.cred, nil
 }
 
 func (*reuseSource) rejected(*credential) bool { return false }

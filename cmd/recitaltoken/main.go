@@ -339,8 +339,11 @@ func prompt(ctx context.Context, tty *os.File, w io.Writer, username string) (st
 	defer fmt.Fprintln(w) // the Enter typed was not echoed
 	select {
 	case t := <-done:
-		if t.err != nil {
+		switch {
+		case t.err != nil:
 			return "", fmt.Errorf("reading the password: %w", t.err)
+		case t.pass == "":
+			return "", errors.New("no password typed")
 		}
 		return t.pass, nil
 	case <-ctx.Done():

@@ -175,3 +175,23 @@ func TestPromptSignalRestoresEcho(t *testing.T) {
 		})
 	}
 }
+
+// TestPromptNothingTyped: Enter alone (or Ctrl-D) at the prompt is "no
+// password typed", a usage error, not a missing variable.
+func TestPromptNothingTyped(t *testing.T) {
+	f := newFixture(t)
+	delete(f.env, "RECITAL_PASSWORD")
+	master, slave := openPty(t)
+	go io.Copy(io.Discard, master)
+	io.WriteString(master, "\r") // typed ahead: the terminal holds the line until it is read
+	var stdout, stderr bytes.Buffer
+	env := f.env
+	code := run(t.Context(), []string{"-no-cache"}, surroundings{
+		stdin: slave, stdout: &stdout, stderr: &stderr,
+		getenv:   func(name string) string { return env[name] },
+		storeDir: f.storeDir(),
+	})
+	if code != 2 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "no password typed") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2, nothing, and that no password was typed", code, stdout.String(), stderr.String())
+	}
+}
