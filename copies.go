@@ -22,7 +22,7 @@ import (
 // unused for batchIdle is let go (checkIdle).
 type copies struct {
 	batch     atomic.Pointer[tokenBatch] // the batch copies come from; nil while copies are made alone
-	lastAlone atomic.Int64               // when the last copy made alone was, in Unix nanoseconds; 0 if none
+	lastAlone atomic.Int64               // when a copy was last asked with no batch in place, in Unix nanoseconds; 0 if never
 	idleCheck atomic.Bool                // a checkIdle is due
 }
 
@@ -68,8 +68,9 @@ func (c *credential) copyToken() *oauth2.Token {
 	return &tok
 }
 
-// askedAgainSoon reports whether the last copy made alone was less than
-// batchIdle ago, and makes this call the last: then a batch pays.
+// askedAgainSoon reports whether a copy was last asked with no batch in
+// place less than batchIdle ago, and records this call as the last: then
+// a batch pays.
 func (c *credential) askedAgainSoon() bool {
 	now := time.Now().UnixNano()
 	last := c.lastAlone.Swap(now)
