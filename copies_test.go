@@ -75,8 +75,8 @@ func TestFirstCopyMadeAlone(t *testing.T) {
 	}
 }
 
-// TestSlowCallerMakesNoBatch: a source asked less often than once in
-// batchIdle makes each copy alone, not a batch of 64 for one slot.
+// TestSlowCallerMakesNoBatch: a source asked batchIdle or more apart
+// makes each copy alone, not a batch of 64 for one slot.
 func TestSlowCallerMakesNoBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := newTestSource(newLoginServer())
@@ -85,10 +85,10 @@ func TestSlowCallerMakesNoBatch(t *testing.T) {
 		}
 		cred := src.current.Load()
 		for i := range 10 {
-			time.Sleep(batchIdle + batchIdle/2)
+			time.Sleep(batchIdle)
 			src.Token()
 			if cred.batch.Load() != nil {
-				t.Fatalf("call %d, %v after the one before, made a batch", i+2, batchIdle+batchIdle/2)
+				t.Fatalf("call %d, %v after the one before, made a batch", i+2, batchIdle)
 			}
 		}
 		src.Token() // asked again at once: now a batch pays

@@ -201,7 +201,7 @@ func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
 	now := time.Now()
 	switch {
 	case !s.admits(limits, cred):
-		s.log.Debug("recitaloauth: ignored a stored token a 401 rules out", "other_machine", cred.machine != s.machine)
+		s.log.Debug("recitaloauth: ignored a stored token a 401 rules out")
 		return nil
 	case cred.token.Expiry.Sub(now) < f.minLeft:
 		return nil
