@@ -1,7 +1,6 @@
 package recitaloauth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,36 +10,23 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 )
 
 // logRecorder keeps every record a handler at Debug writes, as JSON lines.
-type logRecorder struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (r *logRecorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.Write(p)
-}
+type logRecorder struct{ buf syncio.Buffer }
 
 func (r *logRecorder) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(r, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewJSONHandler(&r.buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func (r *logRecorder) text() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.String()
-}
+func (r *logRecorder) text() string { return r.buf.String() }
 
 // logged is one record as the JSON handler wrote it: level, message
 // without the package's prefix, and every attribute but the time.
