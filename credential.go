@@ -85,12 +85,15 @@ func (c *credential) authorization() string {
 	if h := c.header.Load(); h != nil {
 		return *h
 	}
-	h := c.token.Type() + " " + c.token.AccessToken
+	h := authorizationOf(c.token)
 	if !c.header.CompareAndSwap(nil, &h) {
 		return *c.header.Load()
 	}
 	return h
 }
+
+// authorizationOf is the Authorization header value that sends tok.
+func authorizationOf(tok *oauth2.Token) string { return tok.Type() + " " + tok.AccessToken }
 
 // credentialSource is what the transport needs from a token source: a
 // credential, and a way to report that the server refused one.
@@ -130,7 +133,7 @@ func (r *reuseSource) credential(context.Context) (*credential, error) {
 		return last.cred, nil
 	}
 	seen := &seenToken{cred: newCredential(tok), access: tok.AccessToken, tokenType: tok.TokenType}
-	seen.cred.header.Store(new(tok.Type() + " " + tok.AccessToken)) // as seen: tok may change later
+	seen.cred.header.Store(new(authorizationOf(tok))) // as seen: tok may change later
 	r.last.Store(seen)
 	return seen.cred, nil
 }

@@ -31,6 +31,20 @@ func storeDir(t *testing.T) string {
 	return filepath.Join(tempdir.New(t), "store")
 }
 
+// storeWithFiles is a FileStore in dir that has made every file it makes
+// for key "k": the value, the lock and the lock's mutex.
+func storeWithFiles(t *testing.T, dir string) *recitaloauth.FileStore {
+	t.Helper()
+	s := recitaloauth.NewFileStore(dir)
+	storetest.Save(t, s, "k", "v")
+	unlock, ok, err := s.TryLock(context.Background(), "k", time.Minute)
+	if !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v; want true, nil", ok, err)
+	}
+	unlock()
+	return s
+}
+
 // TestFileStoreContract runs the contract of Store and Locker that the
 // redis store runs too; the tests below check what only the file store
 // promises.

@@ -32,13 +32,7 @@ func needRoot(t *testing.T) {
 
 func TestFileStoreModes(t *testing.T) {
 	dir := filepath.Join(storeDir(t), "nested")
-	s := recitaloauth.NewFileStore(dir)
-	storetest.Save(t, s, "k", "v")
-	unlock, ok, err := s.TryLock(context.Background(), "k", time.Minute)
-	if !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v; want true, nil", ok, err)
-	}
-	unlock()
+	storeWithFiles(t, dir)
 
 	for _, tt := range []struct {
 		path string
@@ -168,6 +162,13 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			}
 		}
 	}
+	othersFile := func(name, content string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			path := filepath.Join(dir, name)
+			writeMode(t, path, content, 0o600)
+			chown(t, path, otherUID)
+		}
+	}
 	load := func(s *recitaloauth.FileStore) error { _, err := s.Load(context.Background(), "k"); return err }
 	deleteOp := func(s *recitaloauth.FileStore) error { return s.Delete(context.Background(), "k", []byte("planted")) }
 	save := func(s *recitaloauth.FileStore) error {
@@ -209,13 +210,9 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			wantErr: "open to group or others",
 		},
 		{
-			name: "value is another user's",
-			root: true,
-			setup: func(t *testing.T, dir string) {
-				path := filepath.Join(dir, "k.token")
-				writeMode(t, path, "planted", 0o600)
-				chown(t, path, otherUID)
-			},
+			name:    "value is another user's",
+			root:    true,
+			setup:   othersFile("k.token", "planted"),
 			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
 			wantErr: "belongs to uid 65534",
 		},
@@ -244,13 +241,9 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			wantErr: "is a symbolic link",
 		},
 		{
-			name: "lock file is another user's",
-			root: true,
-			setup: func(t *testing.T, dir string) {
-				path := filepath.Join(dir, "k.lock")
-				writeMode(t, path, "", 0o600)
-				chown(t, path, otherUID)
-			},
+			name:    "lock file is another user's",
+			root:    true,
+			setup:   othersFile("k.lock", ""),
 			ops:     map[string]func(*recitaloauth.FileStore) error{"TryLock": tryLock},
 			wantErr: "belongs to uid 65534",
 		},

@@ -107,13 +107,7 @@ func withSecurity(t *testing.T, path, sddl string, dir bool, data string) {
 // alone.
 func TestFileStoreWindowsDACL(t *testing.T) {
 	dir := storeDir(t)
-	s := recitaloauth.NewFileStore(dir)
-	storetest.Save(t, s, "k", "v")
-	unlock, ok, err := s.TryLock(context.Background(), "k", time.Minute)
-	if !ok || err != nil {
-		t.Fatalf("TryLock = %v, %v; want true, nil", ok, err)
-	}
-	unlock()
+	storeWithFiles(t, dir)
 	me := userSID(t)
 	want := []string{me, systemSID}
 	slices.Sort(want)
