@@ -52,9 +52,9 @@ func newInBubbleFleet(server *recitaltest.Server, store Store, machines, process
 			cfg := &Config{Username: "ana@example.com", Password: "correct horse", AuthURL: server.AuthURL(),
 				Store: store, Logger: logs.logger()}
 			src := cfg.TokenSource(ctx).(*cachedSource)
-			if src.store != nil {
-				src.store.machine = "machine-" + ip
-				src.store.machineKey = machineKey(src.store.key, src.store.machine)
+			if src.sharer != nil {
+				src.sharer.machine = "machine-" + ip
+				src.sharer.machineKey = machineKey(src.sharer.sharedKey, src.sharer.machine)
 			}
 			f.logs = append(f.logs, logs)
 			f.sources = append(f.sources, src)
@@ -127,7 +127,7 @@ func TestIPBoundTokensShared(t *testing.T) {
 		for i, logs := range f.logs {
 			n := strings.Count(logs.text(), "binds access tokens to IP addresses")
 			f.sources[i].mu.Lock()
-			concluded := f.sources[i].sharing == thisMachineOnly
+			concluded := f.sources[i].refusals.binding == bound
 			f.sources[i].mu.Unlock()
 			if want := map[bool]int{true: 1, false: 0}[concluded]; n != want {
 				t.Errorf("process %d (binding concluded: %v) warned %d times of IP binding, want %d", i, concluded, n, want)
@@ -164,40 +164,40 @@ func TestRevocationIsNotBinding(t *testing.T) {
 		}
 		for i, src := range f.sources {
 			src.mu.Lock()
-			st := src.sharing
+			st := src.refusals.binding
 			src.mu.Unlock()
-			if st == thisMachineOnly {
+			if st == bound {
 				t.Errorf("process %d took the revocations for IP binding", i)
 			}
 		}
 	})
 }
 
-// TestSharingAfter: binding is concluded from a second token of another
+// TestBindingAfter: binding is concluded from a second token of another
 // machine refused before it ever worked, never from one refusal (a
 // revocation looks alike), and a token that travels, or one of our own
 // refused, clears the doubt.
-func TestSharingAfter(t *testing.T) {
+func TestBindingAfter(t *testing.T) {
 	tests := []struct {
 		name   string
-		events []sharingEvent
-		want   sharing
+		events []bindingEvent
+		want   binding
 	}{
-		{"nothing", nil, acrossMachines},
-		{"one foreign refusal", []sharingEvent{foreignRefused}, doubted},
-		{"two", []sharingEvent{foreignRefused, foreignRefused}, thisMachineOnly},
-		{"a foreign token worked between", []sharingEvent{foreignRefused, foreignWorked, foreignRefused}, doubted},
-		{"our own refused between", []sharingEvent{foreignRefused, ownRefused, foreignRefused}, doubted},
-		{"concluded, kept", []sharingEvent{foreignRefused, foreignRefused, foreignWorked, ownRefused}, thisMachineOnly},
+		{"nothing", nil, travels},
+		{"one foreign refusal", []bindingEvent{foreignRefused}, doubted},
+		{"two", []bindingEvent{foreignRefused, foreignRefused}, bound},
+		{"a foreign token worked between", []bindingEvent{foreignRefused, foreignWorked, foreignRefused}, doubted},
+		{"our own refused between", []bindingEvent{foreignRefused, ownRefused, foreignRefused}, doubted},
+		{"concluded, kept", []bindingEvent{foreignRefused, foreignRefused, foreignWorked, ownRefused}, bound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := acrossMachines
+			st := travels
 			for _, e := range tt.events {
 				st = st.after(e)
 			}
 			if diff := cmp.Diff(tt.want, st); diff != "" {
-				t.Errorf("sharing mismatch (-want +got):\n%s", diff)
+				t.Errorf("binding mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -263,15 +263,14 @@ func foreignCredential(t *testing.T, s *cachedSource, store *memStore, access st
 	t.Helper()
 	cfg := testConfig()
 	cfg.Store = store
-	other := newSharedStore(cfg, cfg.logger())
+	other := newSharer(cfg, cfg.logger(), func() storeLimits { return storeLimits{} })
 	other.machine = "machine-2"
 	other.sealer.newLogin()
 	now := time.Now().Round(0)
-	other.save(context.Background(), &flight{limits: func() storeLimits { return storeLimits{} }},
-		cachedCredential(&oauth2.Token{AccessToken: access, TokenType: "Bearer", Expiry: now.Add(time.Hour)}, now))
-	s.store.sealer.newLogin()
-	cred := s.store.load(context.Background(), &flight{limits: s.storeLimits})
-	if cred == nil || cred.token.AccessToken != access || !cred.isForeign() {
+	other.save(context.Background(), newCredential(&oauth2.Token{AccessToken: access, TokenType: "Bearer", Expiry: now.Add(time.Hour)}, now))
+	s.sharer.sealer.newLogin()
+	cred := s.sharer.borrow(context.Background(), &flight{})
+	if cred == nil || cred.token.AccessToken != access || !cred.origin.foreign {
 		t.Fatalf("borrowed %+v, want %q, another machine's", cred, access)
 	}
 	return cred
@@ -289,9 +288,9 @@ func TestReplacedTokenRefusalCounts(t *testing.T) {
 	cfg := testConfig()
 	cfg.Store, cfg.Logger = store, logs.logger()
 	s := cfg.TokenSource(withHandler(newLoginServer())).(*cachedSource)
-	s.store.machine = "machine-1"
-	s.store.machineKey = machineKey(s.store.key, s.store.machine)
-	s.sharing = doubted // one token of another machine refused already
+	s.sharer.machine = "machine-1"
+	s.sharer.machineKey = machineKey(s.sharer.sharedKey, s.sharer.machine)
+	s.refusals.binding = doubted // one token of another machine refused already
 
 	first := foreignCredential(t, s, store, "foreign-1")
 	s.current.Store(first)
@@ -299,14 +298,14 @@ func TestReplacedTokenRefusalCounts(t *testing.T) {
 	replacement := foreignCredential(t, s, store, "foreign-2")
 	s.current.Store(replacement) // the background refresh settles
 
-	if !s.rejected(first) {
-		t.Fatal("rejected says a retry cannot help")
+	if !s.refuse(first) {
+		t.Fatal("refuse says a resend cannot help")
 	}
-	if s.sharing != thisMachineOnly || s.current.Load() != nil {
-		t.Errorf("after the refusal: sharing %v, current token %v; want binding concluded and the other machine's replacement dropped",
-			s.sharing, s.current.Load() != nil)
+	if s.refusals.binding != bound || s.current.Load() != nil {
+		t.Errorf("after the refusal: binding %v, current token %v; want binding concluded and the other machine's replacement dropped",
+			s.refusals.binding, s.current.Load() != nil)
 	}
-	s.rejected(first) // a second request with it, refused too: counted once
+	s.refuse(first) // a second request with it, refused too: counted once
 	if n := strings.Count(logs.text(), "binds access tokens to IP addresses"); n != 1 {
 		t.Errorf("warned %d times of IP binding, want once", n)
 	}
@@ -333,17 +332,17 @@ func TestStoreLimitsReadWhenAnswered(t *testing.T) {
 	cfg := testConfig()
 	cfg.Store = store
 	s := cfg.TokenSource(withHandler(newLoginServer())).(*cachedSource)
-	s.store.machine = "machine-1"
-	s.store.machineKey = machineKey(s.store.key, s.store.machine)
+	s.sharer.machine = "machine-1"
+	s.sharer.machineKey = machineKey(s.sharer.sharedKey, s.sharer.machine)
 	foreignCredential(t, s, store, "foreign-1") // in the store now
 
-	s.store.store = flippingStore{store, func() {
+	s.sharer.store = flippingStore{store, func() {
 		s.mu.Lock()
-		s.sharing = thisMachineOnly
+		s.refusals.binding = bound
 		s.mu.Unlock()
 	}}
-	s.store.sealer.newLogin()
-	if cred := s.store.load(context.Background(), &flight{limits: s.storeLimits}); cred != nil {
+	s.sharer.sealer.newLogin()
+	if cred := s.sharer.borrow(context.Background(), &flight{}); cred != nil {
 		t.Errorf("took %q, another machine's token, after binding was concluded", cred.token.AccessToken)
 	}
 }
@@ -355,12 +354,12 @@ func TestOneTokenRefusedTwiceIsOneRefusal(t *testing.T) {
 	cfg := testConfig()
 	cfg.Store = store
 	s := cfg.TokenSource(withHandler(newLoginServer())).(*cachedSource)
-	s.store.machine = "machine-1"
+	s.sharer.machine = "machine-1"
 	cred := foreignCredential(t, s, store, "foreign-1")
 	s.current.Store(cred)
-	s.rejected(cred)
-	s.rejected(cred)
-	if s.sharing != doubted {
-		t.Errorf("after one token's two refusals, sharing is %v, want %v", s.sharing, doubted)
+	s.refuse(cred)
+	s.refuse(cred)
+	if s.refusals.binding != doubted {
+		t.Errorf("after one token's two refusals, binding is %v, want %v", s.refusals.binding, doubted)
 	}
 }

@@ -33,41 +33,42 @@ const (
 	// a wrong password must not become a storm of logins.
 	firstBackoff = time.Second
 	maxBackoff   = time.Minute
-
-	// A token of this source's own login refused with 401 sooner than
-	// rejectGap after its login is kept: if a fresh token is refused at
-	// once, a new login will not help and would only hammer the login
-	// endpoint. A borrowed token (from the store) is never kept: a login
-	// of our own may well succeed where it failed. rejectGap starts at zero,
-	// goes from firstRejectGap doubling to maxRejectGap while refusals keep
-	// coming, and falls back to zero once a token lasts 2×maxRejectGap. It
-	// is not the failure back-off: it counts from the refused token's
-	// login, and the token stays in use meanwhile.
-	firstRejectGap = time.Second
-	maxRejectGap   = time.Minute
 )
 
-// tokenState is what the cached token is good for at a given time; one
-// switch in refresh decides what each state makes a caller do.
+// tokenState is what the cached token is good for, to a caller that needs
+// it to last a while (TokenLasting) or not (Token). stateOf decides it for
+// every path that asks: Token, TokenLasting, and a login looking in the
+// store; the switch in lasting says what each state makes a caller do.
 type tokenState int
 
 const (
 	missing  tokenState = iota // no token: wait for a login
 	fresh                      // hand it out
-	stale                      // hand it out, and start a login in the background
-	expiring                   // past its hard limit: wait for the new login
+	stale                      // hand it out; Token starts a login in the background
+	short                      // good, but a new login's token would last the caller longer: wait for one
+	expiring                   // past its hard limit: wait for a login
 )
 
-func stateOf(cred *credential, now time.Time) tokenState {
-	switch {
-	case cred == nil:
+// stateOf is what cred is good for at now, to a caller that needs it to
+// last minLeft more (0: any Token call). A minLeft that reaches into the
+// margin before a token's hard limit, where no token is ever handed out,
+// cannot be met: it asks for the freshest token there is, and a fresh
+// one is that.
+func stateOf(cred *credential, now time.Time, minLeft time.Duration) tokenState {
+	if cred == nil {
 		return missing
+	}
+	lasts := cred.token.Expiry.Sub(now) >= minLeft ||
+		(minLeft > cred.hardLimit.Sub(cred.obtained) && now.Before(cred.refreshAt))
+	switch {
+	case !now.Before(cred.hardLimit):
+		return expiring
+	case !lasts:
+		return short
 	case now.Before(cred.refreshAt):
 		return fresh
-	case now.Before(cred.hardLimit):
-		return stale
 	}
-	return expiring
+	return stale
 }
 
 // Why a login happens, as the logs say it.
@@ -78,42 +79,37 @@ const (
 	reasonRefused  = "after a 401"
 )
 
-// cachedSource is Config.TokenSource. Token's fast path is one atomic load
-// and one clock read; the mutex guards the slow path's state and is never
-// held during a login, so waiting callers block on a channel instead.
+// cachedSource is Config.TokenSource. Token's fast path is one atomic
+// load and one clock read; the mutex guards the rest, and is never held
+// during a login: callers waiting for one block on its channel.
 type cachedSource struct {
 	ctx    context.Context
 	config *Config
 	log    *slog.Logger // never nil
-	store  *sharedStore // nil without Config.Store
+	sharer *sharer      // nil without Config.Store
 
 	current atomic.Pointer[credential] // nil before the first login and after a 401
 
-	mu        sync.Mutex
-	flight    *flight       // the login in progress, or nil
-	failure   error         // the last login's error, returned until retryAt
-	failures  int           // failed logins in a row
-	retryAt   time.Time     // no login before then
-	rejectGap time.Duration // see firstRejectGap
-	refused   *credential   // the token last refused with 401, until a login replaces it
-	// refusedUpTo is the latest login start of a token refused with 401:
-	// no stored token obtained at or before it is used, so that a store
-	// writer putting back an older value (revoked too) does not win.
-	refusedUpTo time.Time
-	sharing     sharing // see binding.go
+	mu       sync.Mutex
+	flight   *flight // the login in progress, or nil
+	failures failures
+	refusals refusals
+}
+
+// failures is what holds logins back after they failed.
+type failures struct {
+	last    error     // the last login's error, returned until retryAt
+	inARow  int       // failed logins in a row
+	retryAt time.Time // no login before then
 }
 
 // flight is one login, shared by everyone who waits for it.
 type flight struct {
 	reason   string
-	refused  *credential   // the token this login replaces after a 401, or nil
-	minLeft  time.Duration // the least life a token from the store must have (tokenFor)
+	replaces *credential   // the token this login replaces after its 401, or nil
+	minLeft  time.Duration // the least a token from the store must last (stateOf)
 	waiters  int           // callers that wait for it; guarded by cachedSource.mu
 	attempts int           // POSTs the login made, for the log
-
-	// limits says what the store may give it (storeLimits), when it
-	// looks: a 401 during the login narrows them.
-	limits func() storeLimits
 
 	done chan struct{} // closed when cred or err is set
 	cred *credential
@@ -126,97 +122,77 @@ func newCachedSource(ctx context.Context, config *Config) *cachedSource {
 	}
 	s := &cachedSource{ctx: ctx, config: config, log: config.logger()}
 	if config.Store != nil {
-		s.store = newSharedStore(config, s.log)
+		s.sharer = newSharer(config, s.log, s.limits)
 	}
 	return s
 }
 
 // Token returns the cached token, a copy of the caller's own.
 func (s *cachedSource) Token() (*oauth2.Token, error) {
-	if cred := s.current.Load(); cred != nil && time.Now().Before(cred.refreshAt) {
-		return cred.copyToken(), nil // the fresh state, inlined
-	}
-	cred, err := s.refresh(context.Background())
+	cred, err := s.lasting(context.Background(), 0, true)
 	if err != nil {
 		return nil, err
 	}
 	return cred.copyToken(), nil
 }
 
-// credential is Token without the copy. A caller that must wait for a
-// login stops waiting when ctx ends (the login goes on for the others).
+// credential is Token without the copy, for the transport.
 func (s *cachedSource) credential(ctx context.Context) (*credential, error) {
-	if cred := s.current.Load(); cred != nil && time.Now().Before(cred.refreshAt) {
-		return cred, nil
-	}
-	return s.refresh(ctx)
+	return s.lasting(ctx, 0, true)
 }
 
-// tokenFor returns a token with at least minLeft to live, for a process
-// about to exit, such as the recitaltoken command: its caller needs the
-// token to outlive it, and a background refresh would die with it. So it
-// never starts one: a token with minLeft to live is handed out as it is,
-// even when stale, and one with less waits for a login. A server whose
-// tokens live less than minLeft gets two logins, not a loop.
-func (s *cachedSource) tokenFor(ctx context.Context, minLeft time.Duration) (*oauth2.Token, error) {
-	for logins := 0; ; logins++ {
+// lasting returns a credential that lasts minLeft more (see stateOf; 0
+// for Token), or waits for a login that gives one. A stale token starts a
+// login in the background when early is set, never for TokenLasting,
+// whose process is about to exit: the login would die with it, wasted. A
+// caller that waits stops when ctx ends; the login goes on for the others.
+func (s *cachedSource) lasting(ctx context.Context, minLeft time.Duration, early bool) (*credential, error) {
+	if cred := s.current.Load(); stateOf(cred, time.Now(), minLeft) == fresh {
+		return cred, nil
+	}
+	for {
+		s.mu.Lock()
 		now := time.Now()
 		cred := s.current.Load()
-		state := stateOf(cred, now)
-		usable := state == fresh || state == stale
-		if usable && (cred.token.Expiry.Sub(now) >= minLeft || logins >= 2) {
-			return cred.copyToken(), nil
+		var f *flight
+		var err error
+		switch state := stateOf(cred, now, minLeft); state {
+		case fresh: // a login ended since the fast path looked
+		case stale:
+			if early && s.flight == nil && !now.Before(s.failures.retryAt) && s.ctx.Err() == nil {
+				s.startLogin(reasonRefresh, 0)
+			}
+		default: // missing, short, expiring
+			f, err = s.join(s.reasonFor(state), minLeft, now)
 		}
-		s.mu.Lock()
-		reason := reasonRefresh
-		if !usable {
-			reason = s.reasonToWait(state)
-		}
-		f, failure := s.join(reason, minLeft, now)
 		s.mu.Unlock()
-		if failure != nil {
-			return nil, failure
-		}
-		if _, err := wait(ctx, f); err != nil {
+		if err != nil {
 			return nil, err
 		}
-	}
-}
-
-// refresh is the slow path: the token is missing or getting old.
-func (s *cachedSource) refresh(ctx context.Context) (*credential, error) {
-	s.mu.Lock()
-	now := time.Now()
-	cred := s.current.Load()
-	switch state := stateOf(cred, now); state {
-	case fresh: // a login ended since the fast path looked
-		s.mu.Unlock()
-		return cred, nil
-	case stale:
-		if s.flight == nil && !now.Before(s.retryAt) && s.ctx.Err() == nil {
-			s.startLogin(reasonRefresh, 0)
+		if f == nil {
+			return cred, nil
 		}
-		s.mu.Unlock()
-		return cred, nil
-	default: // missing, expiring
-		f, failure := s.join(s.reasonToWait(state), 0, now)
-		s.mu.Unlock()
-		if failure != nil {
-			return nil, failure
+		if cred, err = wait(ctx, f); err != nil {
+			return nil, err
 		}
-		return wait(ctx, f)
+		// The token of a login made for this caller's need is the best a
+		// login gives, even if it lasts less. Look again only when it is
+		// no longer good (a stall) or the login was someone else's.
+		if st := stateOf(cred, time.Now(), 0); (st == fresh || st == stale) && f.minLeft >= minLeft {
+			return cred, nil
+		}
 	}
 }
 
 // join returns the login in progress, or one it starts for reason (and a
-// token with at least minLeft to live), and counts the caller among its
-// waiters; during a back-off, or once the source's context has ended, it
-// returns an error instead, without a login. s.mu must be held.
+// token that lasts minLeft), and counts the caller among its waiters;
+// during a back-off, or once the source's context has ended, it returns
+// an error instead, without a login. s.mu must be held.
 func (s *cachedSource) join(reason string, minLeft time.Duration, now time.Time) (*flight, error) {
 	f := s.flight
 	if f == nil {
-		if now.Before(s.retryAt) {
-			return nil, s.failure
+		if now.Before(s.failures.retryAt) {
+			return nil, s.failures.last
 		}
 		// A login could only fail: no flight, so no store call (a store
 		// that ignores its context would leave a goroutine per call).
@@ -240,13 +216,15 @@ func wait(ctx context.Context, f *flight) (*credential, error) {
 	}
 }
 
-// reasonToWait says why callers wait for a login in state (missing or
-// expiring). s.mu must be held.
-func (s *cachedSource) reasonToWait(state tokenState) string {
+// reasonFor says why callers wait for a login in state. s.mu must be
+// held.
+func (s *cachedSource) reasonFor(state tokenState) string {
 	switch {
+	case state == short:
+		return reasonRefresh
 	case state == expiring:
 		return reasonExpired
-	case s.refused != nil:
+	case s.refusals.dropped != nil:
 		return reasonRefused
 	}
 	return reasonFirstUse
@@ -256,36 +234,28 @@ func (s *cachedSource) reasonToWait(state tokenState) string {
 // not need to wait for it (a stale token) do not, and those who do wait on
 // a channel, not on s.mu. s.mu must be held.
 func (s *cachedSource) startLogin(reason string, minLeft time.Duration) *flight {
-	f := &flight{reason: reason, refused: s.refused, minLeft: minLeft, done: make(chan struct{}), limits: s.storeLimits}
+	f := &flight{reason: reason, replaces: s.refusals.dropped, minLeft: minLeft, done: make(chan struct{})}
 	s.flight = f
 	go s.run(f)
 	return f
 }
 
-// storeLimits is what the store may give a login of s now.
-type storeLimits struct {
-	refusedUpTo time.Time // only tokens obtained after it
-	machineOnly bool      // only tokens this machine saved, under its key
-}
-
-// storeLimits returns s's limits as they are now, not as they were when
-// the login started: a background refresh may still be looking when a
-// request's 401 concludes that tokens are bound to IP addresses, and must
-// not then take another machine's token.
-func (s *cachedSource) storeLimits() storeLimits {
+// limits is what the store may give a login of s now.
+func (s *cachedSource) limits() storeLimits {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.limitsLocked()
-}
-
-// limitsLocked is storeLimits with s.mu held.
-func (s *cachedSource) limitsLocked() storeLimits {
-	return storeLimits{refusedUpTo: s.refusedUpTo, machineOnly: s.sharing == thisMachineOnly}
+	return s.refusals.limits()
 }
 
 func (s *cachedSource) run(f *flight) {
 	started := time.Now()
-	cred, err := s.obtain(f)
+	var cred *credential
+	var err error
+	if s.sharer != nil {
+		cred, err = s.sharer.obtain(s.ctx, f, s.login)
+	} else {
+		cred, err = s.login(s.ctx, f)
+	}
 	pause := s.settle(f, cred, err)
 	// Logged once the flight is settled, not under s.mu, but before its
 	// callers get the outcome, so that a program that exits on an error
@@ -312,32 +282,18 @@ func (s *cachedSource) settle(f *flight, cred *credential, err error) (pause tim
 		// A login cut short because the source's context ended says nothing
 		// about the server or the password: do not hold it against them.
 		if s.ctx.Err() == nil {
-			s.failures++
-			s.failure = err
-			pause = backoff(s.failures)
-			s.retryAt = time.Now().Add(pause)
+			s.failures.inARow++
+			s.failures.last = err
+			pause = backoff(s.failures.inARow)
+			s.failures.retryAt = time.Now().Add(pause)
 		}
 		return pause
 	}
 	f.cred = cred
-	if old := s.current.Load(); old != nil && old.hasWorked() {
-		s.sharing = s.sharing.after(foreignWorked)
-	}
+	s.refusals.settled(s.current.Load(), f.replaces)
 	s.current.Store(cred)
-	s.failures, s.failure, s.retryAt = 0, nil, time.Time{}
-	if s.refused == f.refused {
-		s.refused = nil
-	}
+	s.failures = failures{}
 	return 0
-}
-
-// obtain gets the credential that replaces the current one: from the
-// store when another process left a good one there, else by a login.
-func (s *cachedSource) obtain(f *flight) (*credential, error) {
-	if s.store != nil {
-		return s.store.obtain(s.ctx, f, s.login)
-	}
-	return s.login(s.ctx, f)
 }
 
 // login logs in and makes the credential, on the wall clock: the
@@ -350,7 +306,7 @@ func (s *cachedSource) login(ctx context.Context, f *flight) (*credential, error
 	if err != nil {
 		return nil, err
 	}
-	cred := cachedCredential(tok, started)
+	cred := newCredential(tok, started)
 	if !time.Now().Before(cred.hardLimit) {
 		// Handing it out would make every caller log in again at once:
 		// a failure, with its back-off.
@@ -372,86 +328,12 @@ func (s *cachedSource) logFailure(f *flight, err error, pause time.Duration) {
 	s.log.Warn("recitaloauth: login failed", attrs...)
 }
 
-// cachedCredential works out when the cache should refresh tok, a token
-// whose login started at obtained.
-func cachedCredential(tok *oauth2.Token, obtained time.Time) *credential {
-	cred := newCredential(tok)
-	lifetime := tok.Expiry.Sub(obtained)
-	cred.obtained = obtained
-	cred.refreshAt = tok.Expiry.Add(-min(refreshLead, lifetime/4))
-	cred.hardLimit = tok.Expiry.Add(-min(expiryMargin, lifetime/20))
-	return cred
-}
-
 // backoff is the pause after the given number of failed logins in a row,
 // with up to a tenth taken off at random so that many processes sharing an
 // account do not retry in step.
 func backoff(failures int) time.Duration {
 	d := min(firstBackoff<<min(failures-1, 16), maxBackoff)
 	return d - rand.N(d/10)
-}
-
-// rejected drops cred from the cache after the server refused it with 401,
-// so that the next request waits for a new login (one for all the requests
-// refused at once), which also takes it out of the store. It returns
-// whether a retry may succeed. Config.Client and Invalidate both come
-// here.
-//
-// A cred already replaced is not dropped again, but what its 401 says
-// still counts, once per token: a background refresh may have put
-// another machine's token in its place while the request was out, and
-// the refusal may show that one to be of no use too (heedRefusal).
-func (s *cachedSource) rejected(cred *credential) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.current.Load() == cred {
-		age := time.Since(cred.obtained)
-		switch {
-		case cred.isBorrowed(): // the gap is for our own logins: ours may work where it did not
-		case age < s.rejectGap:
-			s.log.Debug("recitaloauth: token refused soon after its login, kept", "status", 401, "age", age.Round(time.Millisecond))
-			return false
-		case age >= 2*maxRejectGap:
-			s.rejectGap = 0
-		default:
-			s.rejectGap = min(max(2*s.rejectGap, firstRejectGap), maxRejectGap)
-		}
-		s.current.Store(nil)
-		s.refused = cred
-		s.log.Warn("recitaloauth: token refused, dropped", event.Attr(event.Refused), "status", 401, "age", age.Round(time.Second), "from_store", cred.isBorrowed())
-	}
-	if !cred.refusalHeeded {
-		cred.refusalHeeded = true
-		s.heedRefusal(cred)
-	}
-	return true
-}
-
-// heedRefusal records what cred's 401 says: no stored token obtained at
-// or before it is used from now on, and whether tokens are bound to IP
-// addresses (binding.go). A borrowed token in use that this rules out is
-// dropped too. s.mu must be held.
-func (s *cachedSource) heedRefusal(cred *credential) {
-	// Another machine's clock may run ahead of ours: a time in our
-	// future would shut out every stored token until we reached it.
-	upTo := cred.obtained
-	if now := time.Now().Round(0); upTo.After(now) {
-		upTo = now
-	}
-	if upTo.After(s.refusedUpTo) {
-		s.refusedUpTo = upTo
-	}
-	if e, ok := refusalEvent(cred); ok {
-		was := s.sharing
-		if s.sharing = was.after(e); s.sharing == thisMachineOnly && was != thisMachineOnly {
-			s.log.Warn("recitaloauth: tokens other machines saved are refused: the organisation likely binds access tokens "+
-				"to IP addresses (recital's \"Bind Access Tokens to IPs\"); sharing tokens with this machine's processes only",
-				event.Attr(event.BoundToIP))
-		}
-	}
-	if cur := s.current.Load(); cur != nil && cur.isBorrowed() && !s.store.admits(s.limitsLocked(), cur) {
-		s.current.Store(nil)
-	}
 }
 
 // String keeps the password and tokens out of fmt's %v, %+v, %s and %#v.

@@ -310,15 +310,15 @@ func TestTimeoutIsRemembered(t *testing.T) {
 			t.Fatalf("err = %v, want context.Canceled", err)
 		}
 		src.mu.Lock()
-		failures, retryAt := src.failures, src.retryAt
+		failures := src.failures
 		src.mu.Unlock()
 		if diff := cmp.Diff(struct {
-			Failures int
-			RetryAt  time.Time
+			InARow  int
+			RetryAt time.Time
 		}{}, struct {
-			Failures int
-			RetryAt  time.Time
-		}{failures, retryAt}); diff != "" {
+			InARow  int
+			RetryAt time.Time
+		}{failures.inARow, failures.retryAt}); diff != "" {
 			t.Errorf("a cancelled login was remembered (-want +got):\n%s", diff)
 		}
 	})
@@ -406,78 +406,4 @@ func TestSingleFlightOverSockets(t *testing.T) {
 			t.Fatalf("caller %d got %q, caller 0 %q: want one token for all", i, tok, tokens[0])
 		}
 	}
-}
-
-// TestTokenFor: a process about to exit gets a token with at least the
-// minimum life it asks for, and never leaves a login to the background: a
-// stale token with enough life is handed out without one, a token with
-// less waits for one.
-func TestTokenFor(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		login := newLoginServer()
-		src := newTestSource(login)
-		start := time.Now()
-		step := func(at time.Duration, wantToken string, wantLogins int) {
-			t.Helper()
-			time.Sleep(time.Until(start.Add(at)))
-			tok, err := src.tokenFor(context.Background(), time.Minute)
-			synctest.Wait()
-			if err != nil || tok.AccessToken != wantToken || login.count() != wantLogins {
-				t.Errorf("at %v: got %v, %v after %d logins; want %s after %d", at, tok, err, login.count(), wantToken, wantLogins)
-			}
-		}
-		step(0, "token-1", 1)                             // cold: a login
-		step(50*time.Minute, "token-1", 1)                // fresh
-		step(57*time.Minute, "token-1", 1)                // stale, 3 min left: no login, even in the background
-		step(59*time.Minute+30*time.Second, "token-2", 2) // 30 s left: waits for a login
-	})
-}
-
-// TestIdleSourceHoldsNoCopies: a source that has handed out 20 tokens
-// holds a batch of copies (6.6 KiB), and lets go of it once idle for
-// batchIdle: sources warmed without a copy (the transport's path) keep
-// no more than they did. Other tests' goroutines may still be allocating
-// or freeing meanwhile, so the measure is taken up to three times, on new
-// sources each time, and one under the bound is enough; a source keeping
-// its batch would grow 6.6 KiB each time.
-func TestIdleSourceHoldsNoCopies(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cfg := benchContext()
-		var busy, idle float64
-		for range 3 {
-			sources := make([]*cachedSource, 500)
-			for i := range sources {
-				sources[i] = cfg.TokenSource(ctx).(*cachedSource)
-				if _, err := sources[i].credential(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			before := liveHeap()
-			for _, src := range sources {
-				for range 20 {
-					if _, err := src.Token(); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			busy = (liveHeap() - before) / float64(len(sources))
-			time.Sleep(2 * batchIdle)
-			synctest.Wait()
-			idle = (liveHeap() - before) / float64(len(sources))
-			runtime.KeepAlive(sources)
-			if busy >= tokenBatchSize*100 && idle <= 64 {
-				return
-			}
-		}
-		t.Errorf("each source kept %.0f B more once it had handed out 20 tokens, and %.0f B once idle for %v; want a batch, then nothing",
-			busy, idle, 2*batchIdle)
-	})
-}
-
-// liveHeap is the heap in use after a collection.
-func liveHeap() float64 {
-	var m runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m)
-	return float64(m.HeapAlloc)
 }

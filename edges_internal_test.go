@@ -22,27 +22,6 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// TestTokenForShortLived: when the server's tokens live less than the
-// minimum asked for, tokenFor ends after two logins with the second
-// token, rather than logging in forever. Each login takes a second, and
-// the caller gives up after a minute, so that a loop fails the test
-// instead of hanging it.
-func TestTokenForShortLived(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		login := newLoginServer()
-		login.expiresIn = 30 // seconds, less than the minute asked for
-		login.delay = time.Second
-		src := newTestSource(login)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		tok, err := src.tokenFor(ctx, time.Minute)
-		synctest.Wait()
-		if err != nil || tok.AccessToken != "token-2" || login.count() != 2 {
-			t.Errorf("got %v, %v after %d logins; want token-2 after 2", tok, err, login.count())
-		}
-	})
-}
-
 // TestJitter: the pauses after failures vary, within their bounds, so
 // that many processes failing together do not retry in step: the
 // back-off between logins takes up to a tenth off, the pause between a
@@ -205,24 +184,6 @@ func TestAnswerLifetimeBounds(t *testing.T) {
 
 func jwtAnswer(t *testing.T, claims map[string]any) string {
 	return fmt.Sprintf(`{"access_token":%q}`, jwt(t, claims))
-}
-
-// TestTokenForExactlyEnough: a token with exactly the minimum life asked
-// for left is enough: no login.
-func TestTokenForExactlyEnough(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		login := newLoginServer()
-		src := newTestSource(login)
-		if _, err := src.tokenFor(context.Background(), time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(59 * time.Minute) // a minute left, to the nanosecond
-		tok, err := src.tokenFor(context.Background(), time.Minute)
-		synctest.Wait()
-		if err != nil || tok.AccessToken != "token-1" || login.count() != 1 {
-			t.Errorf("got %v, %v after %d logins; want token-1 after 1", tok, err, login.count())
-		}
-	})
 }
 
 // deleteCounter is a store that counts its Delete calls.

@@ -24,6 +24,6 @@ func Invalidate(src oauth2.TokenSource, tok *oauth2.Token) {
 		return
 	}
 	if cred := s.current.Load(); cred != nil && cred.token.AccessToken == tok.AccessToken {
-		s.rejected(cred) // which checks again, under its lock, that cred is current
+		s.refuse(cred) // which checks again, under its lock, that cred is current
 	}
 }

@@ -75,7 +75,7 @@ func TestInvalidate(t *testing.T) {
 					t.Errorf("token and logins mismatch (-want +got):\n%s", diff)
 				}
 				// The store holds the token in use, never a refused one.
-				if _, value := store.only(t); !bytes.Equal(value, src.(*cachedSource).current.Load().sealed) {
+				if _, value := store.only(t); !bytes.Equal(value, src.(*cachedSource).current.Load().origin.sealed) {
 					t.Error("the store does not hold the current token")
 				}
 			})

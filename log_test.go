@@ -147,7 +147,7 @@ func TestLogWholeLife(t *testing.T) {
 		step(record("INFO", "token store works again", "event", event.StoreWorks),
 			record("INFO", "logged in", "event", event.LoggedIn, "reason", reasonRefresh, "duration", 0, "attempts", 1, "lifetime", time.Hour))
 
-		src.rejected(src.current.Load())
+		src.refuse(src.current.Load())
 		login.set(func(s *loginServer) { s.status = http.StatusUnauthorized })
 		if _, err := src.Token(); err == nil {
 			t.Fatal("Token succeeded with a wrong password")

@@ -8,15 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 	"golang.org/x/oauth2"
 )
 
@@ -56,11 +53,10 @@ func TestStoredTokenIsWhatARunUses(t *testing.T) {
 	}
 	cfg := testConfig()
 	cfg.Store = store
-	s := newSharedStore(cfg, cfg.logger())
+	s := newSharer(cfg, cfg.logger(), func() storeLimits { return storeLimits{machineOnly: true} })
 	s.sealer.newLogin()
 	now := time.Now().Round(0)
-	s.save(ctx, &flight{limits: func() storeLimits { return storeLimits{machineOnly: true} }},
-		cachedCredential(&oauth2.Token{AccessToken: "machine-token", TokenType: "Bearer", Expiry: now.Add(30 * time.Second)}, now.Add(-time.Hour)))
+	s.save(ctx, newCredential(&oauth2.Token{AccessToken: "machine-token", TokenType: "Bearer", Expiry: now.Add(30 * time.Second)}, now.Add(-time.Hour)))
 
 	stored, err := cfg.StoredToken(ctx)
 	if err != nil {
@@ -72,43 +68,5 @@ func TestStoredTokenIsWhatARunUses(t *testing.T) {
 	}
 	if stored.AccessToken != used.AccessToken {
 		t.Errorf("StoredToken reports %q, a new process uses %q", stored.AccessToken, used.AccessToken)
-	}
-}
-
-// stallOnce is a log handler that stalls the second "callers waited"
-// record: a slow log sink, or a pause of the machine, between a login's
-// end and its caller's look at the token.
-type stallOnce struct {
-	records *atomic.Int32
-	stall   time.Duration
-}
-
-func (h stallOnce) Enabled(context.Context, slog.Level) bool { return true }
-func (h stallOnce) Handle(_ context.Context, r slog.Record) error {
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == event.Key && a.Value.String() == event.Waited && h.records.Add(1) == 2 {
-			time.Sleep(h.stall)
-		}
-		return true
-	})
-	return nil
-}
-func (h stallOnce) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h stallOnce) WithGroup(string) slog.Handler      { return h }
-
-// TestTokenLastingEndsAfterAStall: against tokens shorter than the life
-// asked for, TokenLasting ends after its second login even when that
-// token expired before it looked (here after a stall of the machine),
-// instead of logging in again without end.
-func TestTokenLastingEndsAfterAStall(t *testing.T) {
-	login := newLoginServer()
-	login.expiresIn = 1
-	cfg := testConfig()
-	cfg.Logger = slog.New(stallOnce{records: new(atomic.Int32), stall: 1100 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(withHandler(login), 3*time.Second)
-	defer cancel()
-	TokenLasting(ctx, cfg.TokenSource(ctx), time.Minute)
-	if n := login.count(); n > 3 {
-		t.Errorf("%d logins for one TokenLasting call, want at most 3", n)
 	}
 }

@@ -56,14 +56,14 @@ var argonCost = struct{ time, memory uint32 }{argonTime, argonMemory}
 // errSealed is why a value did not open. It says no more on purpose.
 var errSealed = errors.New("recitaloauth: a stored value does not open with this password, user and login URL")
 
-// storedToken is what a sealed value holds: times are wall-clock UTC, so a
+// sealedToken is what a sealed value holds: times are wall-clock UTC, so a
 // process on another machine, or after a sleep, reads them right.
-type storedToken struct {
+type sealedToken struct {
 	AccessToken string    `json:"access_token"`
 	TokenType   string    `json:"token_type"`
 	Expiry      time.Time `json:"expiry"`
 	Obtained    time.Time `json:"obtained"` // when the login that made it started
-	Machine     string    `json:"machine"`  // the saver's machine: see sharedStore.machine
+	Machine     string    `json:"machine"`  // the saver's machine: see sharer.machine
 }
 
 // sealer seals and opens the values of one source. It derives a key once
@@ -112,7 +112,7 @@ func (s *sealer) seal(cred *credential, machine string) ([]byte, error) {
 		rand.Read(salt)
 		s.salt, s.aead = salt, s.derive(salt)
 	}
-	plain, err := json.Marshal(storedToken{
+	plain, err := json.Marshal(sealedToken{
 		AccessToken: cred.token.AccessToken,
 		TokenType:   cred.token.TokenType,
 		Expiry:      cred.token.Expiry.UTC(),
@@ -146,7 +146,7 @@ func (s *sealer) open(value []byte) (*credential, error) {
 	if err != nil {
 		return nil, errSealed
 	}
-	var stored storedToken
+	var stored sealedToken
 	if json.Unmarshal(plain, &stored) != nil || !isBearerToken(stored.AccessToken) ||
 		stored.Expiry.IsZero() || !stored.Obtained.Before(stored.Expiry) {
 		return nil, errSealed
@@ -155,8 +155,8 @@ func (s *sealer) open(value []byte) (*credential, error) {
 		s.salt, s.aead = bytes.Clone(salt), aead
 	}
 	tok := &oauth2.Token{AccessToken: stored.AccessToken, TokenType: stored.TokenType, Expiry: stored.Expiry.Local()}
-	cred := cachedCredential(tok, stored.Obtained.Local())
-	cred.storeCopy = &storeCopy{sealed: value, machine: stored.Machine}
+	cred := newCredential(tok, stored.Obtained.Local())
+	cred.origin = &origin{sealed: value, machine: stored.Machine}
 	return cred, nil
 }
 

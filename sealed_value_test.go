@@ -39,7 +39,7 @@ func opener() *sealer {
 
 // sealedFields is what a test compares of a credential that opened.
 func sealedFields(cred *credential) []any {
-	return []any{cred.token.AccessToken, cred.token.TokenType, cred.token.Expiry.UTC(), cred.obtained.UTC(), cred.authorization(), cred.machine}
+	return []any{cred.token.AccessToken, cred.token.TokenType, cred.token.Expiry.UTC(), cred.obtained.UTC(), cred.authorization(), cred.origin.machine}
 }
 
 // TestSealGolden: a value of the current format opens, with every field,
@@ -63,7 +63,7 @@ func TestSealGolden(t *testing.T) {
 // share its salt (one derivation), and two sources' first values do not;
 // neither is left zero.
 func TestSealRandom(t *testing.T) {
-	cred := cachedCredential(&oauth2.Token{AccessToken: "tok", TokenType: "Bearer", Expiry: goldenExpiry}, goldenExpiry.Add(-time.Hour))
+	cred := newCredential(&oauth2.Token{AccessToken: "tok", TokenType: "Bearer", Expiry: goldenExpiry}, goldenExpiry.Add(-time.Hour))
 	seal := func(s *sealer) (salt, nonce []byte) {
 		t.Helper()
 		value, err := s.seal(cred, goldenMachine)
@@ -113,8 +113,8 @@ func TestSealOpens(t *testing.T) {
 		{"not a bearer token", "to k", goldenExpiry, goldenExpiry.Add(-time.Hour), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cred := cachedCredential(&oauth2.Token{AccessToken: tt.token, TokenType: "Bearer", Expiry: tt.expiry}, tt.obtained)
-			cred.storeCopy = &storeCopy{machine: goldenMachine} // as it will open: the saver's machine
+			cred := newCredential(&oauth2.Token{AccessToken: tt.token, TokenType: "Bearer", Expiry: tt.expiry}, tt.obtained)
+			cred.origin = &origin{machine: goldenMachine} // as it will open: the saver's machine
 			value, err := newSealer(goldenURL, goldenUser, goldenPassword).seal(cred, goldenMachine)
 			if err != nil {
 				t.Fatal(err)
@@ -131,7 +131,7 @@ func TestSealOpens(t *testing.T) {
 				if diff := cmp.Diff(sealedFields(cred), sealedFields(got)); diff != "" {
 					t.Errorf("opened (-want +got):\n%s", diff)
 				}
-				if !bytes.Equal(got.sealed, value) {
+				if !bytes.Equal(got.origin.sealed, value) {
 					t.Errorf("the credential does not keep the value it came from")
 				}
 			}
@@ -143,7 +143,7 @@ func TestSealOpens(t *testing.T) {
 // source's value, sealed with another salt, and from then on seals with
 // that salt, so that the processes sharing a store soon derive one key.
 func TestSealAdoptsSalt(t *testing.T) {
-	cred := cachedCredential(&oauth2.Token{AccessToken: "tok", TokenType: "Bearer", Expiry: goldenExpiry}, goldenExpiry.Add(-time.Hour))
+	cred := newCredential(&oauth2.Token{AccessToken: "tok", TokenType: "Bearer", Expiry: goldenExpiry}, goldenExpiry.Add(-time.Hour))
 	a, b := newSealer(goldenURL, goldenUser, goldenPassword), newSealer(goldenURL, goldenUser, goldenPassword)
 	if _, err := a.seal(cred, goldenMachine); err != nil {
 		t.Fatal(err)

@@ -11,8 +11,7 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// serviceTokenSource hands out one static token. Its credential is built
-// once, so a request through NewClient costs no allocation for it.
+// serviceTokenSource hands out one static token.
 type serviceTokenSource struct {
 	cred *credential
 	err  error
@@ -23,7 +22,7 @@ func newServiceTokenSource(token string) *serviceTokenSource {
 	if err := bearer.Check(token, "the service token"); err != nil {
 		return &serviceTokenSource{err: err}
 	}
-	return &serviceTokenSource{cred: newCredential(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})}
+	return &serviceTokenSource{cred: &credential{token: &oauth2.Token{AccessToken: token, TokenType: "Bearer"}}}
 }
 
 // Token returns a new *oauth2.Token each time: oauth2.ReuseTokenSource
@@ -39,9 +38,9 @@ func (s *serviceTokenSource) credential(context.Context) (*credential, error) {
 	return s.cred, s.err
 }
 
-// rejected is always false: a refused service token stays refused, so
+// refuse is always false: a refused service token stays refused, so
 // trying again would only repeat the 401.
-func (s *serviceTokenSource) rejected(*credential) bool { return false }
+func (s *serviceTokenSource) refuse(*credential) bool { return false }
 
 // String keeps the token out of fmt's %v, %+v and %s.
 func (s *serviceTokenSource) String() string { return "recitaloauth.ServiceTokenSource([redacted])" }

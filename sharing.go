@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
@@ -26,21 +25,25 @@ const (
 	lockPoll = 50 * time.Millisecond
 )
 
-// sharedStore is a source's use of Config.Store: it reads and writes
-// sealed values, and takes turns with other processes at logging in. Its
-// methods run on the source's login goroutine, one flight at a time.
-type sharedStore struct {
+// sharer is a source's side of sharing tokens through Config.Store: it
+// reads and writes sealed values, and takes turns with other processes
+// at logging in. Its methods run on the source's login goroutine, one
+// flight at a time.
+type sharer struct {
 	store  Store
 	locker Locker // nil when the store cannot lock
-	key    string // shared by every machine
 	sealer *sealer
-	// machine names this machine (its host name) in the values it seals,
-	// so that a token refused here can be told from a revoked one; once
-	// tokens are found bound to IP addresses, this machine's processes
-	// share under machineKey, without overwriting other machines' tokens.
+	limits func() storeLimits // what a login may take now: the source's refusals
+	log    *slog.Logger
+
+	// sharedKey is the key every machine shares. machine names this
+	// machine (its host name) in the values it seals, so that a token
+	// refused here can be told from a revoked one; once tokens are found
+	// bound to IP addresses, this machine's processes share under
+	// machineKey, without overwriting other machines' tokens.
+	sharedKey  string
 	machine    string
 	machineKey string
-	log        *slog.Logger
 
 	// loginTimeout bounds a wait for another process's login and this
 	// one's together; maxLockWait, a third of it, the wait for a lock
@@ -56,19 +59,20 @@ type sharedStore struct {
 	spent   time.Duration // in store calls, by this login; see storeBudget
 }
 
-func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
+func newSharer(config *Config, log *slog.Logger, limits func() storeLimits) *sharer {
 	authURL := config.authURL()
 	locker, _ := config.Store.(Locker)
 	key := storeKey(authURL, config.Username)
 	machine, _ := os.Hostname()
-	return &sharedStore{
+	return &sharer{
 		store:        config.Store,
 		locker:       locker,
-		key:          key,
+		sealer:       newSealer(authURL, config.Username, config.Password),
+		limits:       limits,
+		log:          log,
+		sharedKey:    key,
 		machine:      machine,
 		machineKey:   machineKey(key, machine),
-		sealer:       newSealer(authURL, config.Username, config.Password),
-		log:          log,
 		loginTimeout: config.loginTimeout(),
 		maxLockWait:  config.loginTimeout() / 3,
 		lockTTL:      config.loginTimeout() + 2*storeBudget,
@@ -80,18 +84,18 @@ func newSharedStore(config *Config, log *slog.Logger) *sharedStore {
 // saves the new token. One login timeout bounds both the wait for another
 // process's login and this one's: processes waiting on a login that hangs
 // all give up together, none starts a full timeout of its own after it.
-func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(context.Context, *flight) (*credential, error)) (*credential, error) {
+func (s *sharer) obtain(srcCtx context.Context, f *flight, login func(context.Context, *flight) (*credential, error)) (*credential, error) {
 	ctx, cancel := context.WithTimeout(srcCtx, s.loginTimeout)
 	defer cancel()
 	s.spent = 0
 	s.sealer.newLogin()
-	if f.refused != nil && f.refused.sealedValue() != nil {
+	if f.replaces != nil && f.replaces.sealedValue() != nil {
 		_, err := bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
-			return struct{}{}, s.store.Delete(ctx, f.refused.key, f.refused.sealed)
+			return struct{}{}, s.store.Delete(ctx, f.replaces.origin.key, f.replaces.origin.sealed)
 		}, nil)
 		s.result(ctx, "delete", err)
 	}
-	if cred := s.load(ctx, f); cred != nil {
+	if cred := s.borrow(ctx, f); cred != nil {
 		return cred, nil
 	}
 	unlock, cred, err := s.takeTurn(ctx, f)
@@ -102,23 +106,23 @@ func (s *sharedStore) obtain(srcCtx context.Context, f *flight, login func(conte
 	if cred, err = login(ctx, f); err != nil {
 		return nil, err
 	}
-	s.save(srcCtx, f, cred) // before unlock: the waiters look for it then
+	s.save(srcCtx, cred) // before unlock: the waiters look for it then
 	return cred, nil
 }
 
-// keyFor is the key flight f shares under.
-func (s *sharedStore) keyFor(f *flight) string {
-	if f.limits().machineOnly {
+// key is the key to share under now.
+func (s *sharer) key() string {
+	if s.limits().machineOnly {
 		return s.machineKey
 	}
-	return s.key
+	return s.sharedKey
 }
 
 // takeTurn waits until this process may log in: until it holds the
 // store's lock, or finds the token another process logged in for
 // meanwhile. Without a lock, with one that fails, or after maxLockWait,
 // the turn is at once.
-func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *credential, err error) {
+func (s *sharer) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *credential, err error) {
 	type lock struct {
 		unlock func()
 		ok     bool
@@ -129,7 +133,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 	}
 	for start := time.Now(); ; {
 		held, err := bounded(s, ctx, func(ctx context.Context) (lock, error) {
-			unlock, ok, err := s.locker.TryLock(ctx, s.keyFor(f), s.lockTTL)
+			unlock, ok, err := s.locker.TryLock(ctx, s.key(), s.lockTTL)
 			return lock{unlock, ok}, err
 		}, func(l lock) { // taken too late to be used
 			if l.ok {
@@ -142,7 +146,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 			return noop, nil, nil
 		case held.ok:
 			// The holder before us may have saved just before it let go.
-			if cred := s.load(ctx, f); cred != nil {
+			if cred := s.borrow(ctx, f); cred != nil {
 				s.release(held.unlock)
 				return nil, cred, nil
 			}
@@ -159,7 +163,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 			}
 			return nil, nil, fmt.Errorf("recitaloauth: gave up waiting for another process's login: %w", cause)
 		}
-		if cred := s.load(ctx, f); cred != nil {
+		if cred := s.borrow(ctx, f); cred != nil {
 			return nil, cred, nil
 		}
 	}
@@ -169,7 +173,7 @@ func (s *sharedStore) takeTurn(ctx context.Context, f *flight) (unlock func(), c
 // store budget: a process that exits right after its login (a CLI) must
 // not leave the lock held until it lapses, and an unlock that hangs must
 // not hold the token back longer.
-func (s *sharedStore) release(unlock func()) {
+func (s *sharer) release(unlock func()) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := guarded(func() (struct{}, error) { unlock(); return struct{}{}, nil })
@@ -186,55 +190,41 @@ func (s *sharedStore) release(unlock func()) {
 	}
 }
 
-// load returns the stored token if it opens and serves f: fresh, or stale
-// for callers who have no token at all, with f.minLeft to live; never one
-// obtained at or before a token refused with 401, nor, once tokens are
-// bound to IP addresses, one another machine saved.
-func (s *sharedStore) load(ctx context.Context, f *flight) *credential {
-	key := s.keyFor(f)
-	cred, err := s.fetch(ctx, key)
+// borrow returns the stored token if it opens and serves f (stateOf for
+// f.minLeft: fresh, or stale unless f is a refresh, which wants a newer
+// token), and the source's refusals admit it.
+func (s *sharer) borrow(ctx context.Context, f *flight) *credential {
+	key := s.key()
+	cred, err := s.read(ctx, key)
 	s.result(ctx, "load", err)
 	if cred == nil {
 		return nil
 	}
-	limits := f.limits() // as they are once the store answered: a 401 meanwhile narrows them
-	now := time.Now()
-	switch {
-	case !s.admits(limits, cred):
+	if !s.limits().admits(cred, s.machine) { // as they are once the store answered
 		s.log.Debug("recitaloauth: ignored a stored token a 401 rules out")
 		return nil
-	case cred.token.Expiry.Sub(now) < f.minLeft:
-		return nil
 	}
-	switch stateOf(cred, now) {
+	now := time.Now()
+	switch stateOf(cred, now, f.minLeft) {
 	case fresh:
 	case stale:
 		if f.reason == reasonRefresh {
-			return nil // a refresh wants a newer token than this
+			return nil
 		}
 	default:
 		return nil
 	}
-	cred.key, cred.borrowed, cred.foreign = key, true, cred.machine != s.machine
-	if cred.foreign {
-		cred.worked = new(atomic.Bool)
-	}
+	o := cred.origin
+	o.borrowed, o.foreign = true, o.machine != s.machine
 	s.log.Info("recitaloauth: token from the store", event.Attr(event.FromStore), "reason", f.reason,
-		"left", cred.token.Expiry.Sub(now).Round(time.Second), "other_machine", cred.foreign)
+		"left", cred.token.Expiry.Sub(now).Round(time.Second), "other_machine", o.foreign)
 	return cred
 }
 
-// admits reports whether a login within l may use cred, a stored token:
-// one obtained after the latest refused with 401, and, once tokens are
-// bound to IP addresses, saved by this machine.
-func (s *sharedStore) admits(l storeLimits, cred *credential) bool {
-	return cred.obtained.After(l.refusedUpTo) && (!l.machineOnly || cred.machine == s.machine)
-}
-
-// fetch loads the value under key and opens it: nil and no error when
+// read loads the value under key and opens it: nil and no error when
 // there is none, or none that opens (too large to be a token, another
 // password's, damaged); an error only when the store failed.
-func (s *sharedStore) fetch(ctx context.Context, key string) (*credential, error) {
+func (s *sharer) read(ctx context.Context, key string) (*credential, error) {
 	value, err := bounded(s, ctx, func(ctx context.Context) ([]byte, error) { return s.store.Load(ctx, key) }, nil)
 	if err != nil || value == nil {
 		return nil, err
@@ -248,20 +238,21 @@ func (s *sharedStore) fetch(ctx context.Context, key string) (*credential, error
 		s.log.Debug("recitaloauth: ignored a stored value that does not open (another password, or damaged)")
 		return nil, nil
 	}
-	cred.key = key
+	cred.origin.key = key
 	return cred, nil
 }
 
 // save seals cred's token into the store. A failure costs other processes
 // a login, never this one its token.
-func (s *sharedStore) save(ctx context.Context, f *flight, cred *credential) {
+func (s *sharer) save(ctx context.Context, cred *credential) {
+	key := s.key()
+	cred.origin = &origin{key: key, machine: s.machine}
 	value, err := s.sealer.seal(cred, s.machine)
 	if err != nil {
 		s.result(ctx, "seal", err)
 		return
 	}
-	key := s.keyFor(f)
-	cred.storeCopy = &storeCopy{sealed: value, key: key}
+	cred.origin.sealed = value
 	_, err = bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, s.store.Save(ctx, key, value, cred.token.Expiry)
 	}, nil)
@@ -271,7 +262,7 @@ func (s *sharedStore) save(ctx context.Context, f *flight, cred *credential) {
 // result logs a store failure once, until a call works again. A call cut
 // short because ctx ended (the login's time is up, or the source's
 // context ended) is no fault of the store's.
-func (s *sharedStore) result(ctx context.Context, op string, err error) {
+func (s *sharer) result(ctx context.Context, op string, err error) {
 	switch {
 	case err != nil && ctx.Err() != nil:
 	case err == nil && s.failing:
@@ -289,7 +280,7 @@ var errNoAnswer = fmt.Errorf("no answer within %v, the store's share of a login"
 // and returns when that ends even if the store ignores its context; once
 // the budget is spent, it makes no call. A result that comes too late
 // goes to abandoned, if set, so that a lock taken late is let go.
-func bounded[T any](s *sharedStore, ctx context.Context, call func(context.Context) (T, error), abandoned func(T)) (T, error) {
+func bounded[T any](s *sharer, ctx context.Context, call func(context.Context) (T, error), abandoned func(T)) (T, error) {
 	var zero T
 	left := storeBudget - s.spent
 	if left <= 0 {

@@ -367,7 +367,7 @@ func TestStoreRefusedToken(t *testing.T) {
 		// a is refused: it deletes token-1 from the store, even though its
 		// own login then fails, so that no process picks token-1 up again.
 		login.set(func(s *loginServer) { s.status = http.StatusServiceUnavailable })
-		a.rejected(credA)
+		a.refuse(credA)
 		if _, err := a.credential(context.Background()); err == nil {
 			t.Fatal("a logged in against a server answering 503")
 		}
@@ -381,14 +381,14 @@ func TestStoreRefusedToken(t *testing.T) {
 			t.Fatalf("a after its 401: got %v, %v; want a new token", newA, err)
 		}
 		// b is refused too: a's new token is in the store, so no login.
-		b.rejected(credB)
+		b.refuse(credB)
 		if newB, err := b.credential(context.Background()); err != nil || newB.token.AccessToken != newA.token.AccessToken {
 			t.Fatalf("b after its 401: got %v, %v; want a's %s from the store", newB, err, newA.token.AccessToken)
 		}
 		if n := login.count(); n != 1+3+1 {
 			t.Errorf("%d logins, want 5: one first, 3 attempts answered 503, one for the whole fleet after the 401", n)
 		}
-		if _, value := store.only(t); !bytes.Equal(value, newA.sealed) {
+		if _, value := store.only(t); !bytes.Equal(value, newA.origin.sealed) {
 			t.Error("the store does not hold a's new token")
 		}
 	})
@@ -538,24 +538,6 @@ func TestStoreWaitBounded(t *testing.T) {
 		wg.Wait()
 		if n := login.count(); n > 3 {
 			t.Errorf("%d logins, want at most 3", n)
-		}
-	})
-}
-
-// TestStoreTokenFor: a process about to exit takes no token from the store
-// with less than the minimum life it asks for, even a fresh one (short
-// lifetimes): it logs in instead.
-func TestStoreTokenFor(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		login, store := newLoginServer(), newMemStore()
-		login.expiresIn = 180
-		if _, err := storeSource(store, login).Token(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(130 * time.Second) // 50 s left: still fresh, refresh is at 45 s
-		tok, err := storeSource(store, login).(*cachedSource).tokenFor(context.Background(), time.Minute)
-		if err != nil || tok.AccessToken != "token-2" || login.count() != 2 {
-			t.Errorf("got %v, %v after %d logins; want token-2 from a second login", tok, err, login.count())
 		}
 	})
 }

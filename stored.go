@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -19,7 +18,7 @@ import (
 // Expiry. The store calls are bounded as a source's are (see [Store]), even
 // calls that ignore ctx. Safe for concurrent use.
 func (c *Config) StoredToken(ctx context.Context) (*oauth2.Token, error) {
-	_, creds, err := c.stored(ctx)
+	_, creds, err := c.storedCredentials(ctx)
 	if err != nil || len(creds) == 0 {
 		return nil, err
 	}
@@ -34,10 +33,10 @@ func (c *Config) StoredToken(ctx context.Context) (*oauth2.Token, error) {
 // in memory still hands it out: the next process logs in. The store calls
 // are bounded as a source's are (see [Store]). Safe for concurrent use.
 func (c *Config) ForgetStoredToken(ctx context.Context) (bool, error) {
-	s, creds, err := c.stored(ctx)
+	s, creds, err := c.storedCredentials(ctx)
 	for _, cred := range creds {
 		_, err = bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
-			return struct{}{}, s.store.Delete(ctx, cred.key, cred.sealed)
+			return struct{}{}, s.store.Delete(ctx, cred.origin.key, cred.origin.sealed)
 		}, nil)
 		if err != nil {
 			return false, storeError(ctx, err)
@@ -48,21 +47,21 @@ func (c *Config) ForgetStoredToken(ctx context.Context) (bool, error) {
 
 var errNoStore = errors.New("recitaloauth: Config.Store is nil")
 
-// stored loads and opens c's values, as a source would: under this
-// machine's key (where tokens proved bound to IP addresses) and under the
-// key every machine shares, in that order.
-func (c *Config) stored(ctx context.Context) (*sharedStore, []*credential, error) {
+// storedCredentials loads and opens c's values, as a new source would:
+// under the key every machine shares, then under this machine's key
+// (used once tokens proved bound to IP addresses).
+func (c *Config) storedCredentials(ctx context.Context) (*sharer, []*credential, error) {
 	if c.Store == nil {
 		return nil, nil, errNoStore
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s := newSharedStore(c, slog.New(slog.DiscardHandler))
+	s := newSharer(c, discardLogger, nil)
 	var creds []*credential
-	for _, key := range []string{s.key, s.machineKey} {
+	for _, key := range []string{s.sharedKey, s.machineKey} {
 		s.sealer.newLogin() // each value may have a salt of its own
-		cred, err := s.fetch(ctx, key)
+		cred, err := s.read(ctx, key)
 		if err != nil {
 			return nil, nil, storeError(ctx, err)
 		}

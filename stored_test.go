@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
-	"golang.org/x/oauth2"
 )
 
 // TestStoredToken: StoredToken returns the token a source saved, opened
@@ -112,37 +111,6 @@ func TestForgetStoredToken(t *testing.T) {
 	}
 	if _, value := racing.only(t); string(value) != string(racing.newer) {
 		t.Errorf("the store holds %q, want the value saved meanwhile", value)
-	}
-}
-
-// countingSource counts its Token calls.
-type countingSource struct{ calls int }
-
-func (c *countingSource) Token() (*oauth2.Token, error) {
-	c.calls++
-	return &oauth2.Token{AccessToken: "theirs", Expiry: time.Now().Add(time.Second)}, nil
-}
-
-// TestTokenLasting: a source of another kind is asked once and its token
-// returned as it is, however short its life; this package's source waits
-// for a login when its token has less than asked (TestStoreTokenFor and
-// the cache tests cover tokenFor itself).
-func TestTokenLasting(t *testing.T) {
-	theirs := &countingSource{}
-	tok, err := TokenLasting(context.Background(), theirs, time.Hour)
-	if err != nil || tok.AccessToken != "theirs" || theirs.calls != 1 {
-		t.Errorf("TokenLasting(their source) = %v, %v after %d calls; want their token after 1", tok, err, theirs.calls)
-	}
-
-	login := newLoginServer()
-	login.set(func(s *loginServer) { s.expiresIn = 120 })
-	src := testConfig().TokenSource(withHandler(login))
-	if _, err := src.Token(); err != nil {
-		t.Fatal(err)
-	}
-	tok, err = TokenLasting(context.Background(), src, 5*time.Minute)
-	if err != nil || tok.AccessToken == "token-1" {
-		t.Errorf("TokenLasting(5 min) on a 2 min token = %v, %v; want a new login's token", tok, err)
 	}
 }
 

@@ -97,7 +97,7 @@ func TestStoreWriterBoundsDerivations(t *testing.T) {
 		if looks < 10 {
 			t.Fatalf("the source looked at the store %d times, want many: the test does not test", looks)
 		}
-		if n := src.store.sealer.derivations; n < 1 || n > 2 {
+		if n := src.sharer.sealer.derivations; n < 1 || n > 2 {
 			t.Errorf("one login derived %d keys over %d store calls, want 1 (to seal its own) or 2", n, looks)
 		}
 	})
@@ -116,14 +116,14 @@ func TestStoreWriterCannotRollBack(t *testing.T) {
 		}
 		key, recorded := store.only(t)
 		time.Sleep(5 * time.Minute)
-		src.rejected(first)
+		src.refuse(first)
 		second, err := src.credential(context.Background())
 		if err != nil || second.token.AccessToken != "token-2" {
 			t.Fatalf("after the first 401: %v, %v; want token-2", second, err)
 		}
 		time.Sleep(5 * time.Minute)
 		store.set(key, recorded) // the writer puts token-1 back
-		src.rejected(second)
+		src.refuse(second)
 		third, err := src.credential(context.Background())
 		if err != nil {
 			t.Fatal(err)

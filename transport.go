@@ -14,38 +14,27 @@ import (
 // CheckRedirect, Jar and Timeout come from the client in ctx under
 // [oauth2.HTTPClient], else from [http.DefaultClient]. Beyond that:
 //
-//   - When src comes from [Config.TokenSource] and a request gets 401, the
-//     token is dropped from the cache (if it is still the cached one), one
-//     login replaces it for all the requests refused meanwhile, and the
-//     request is sent again once if its body can be replayed (no body, or
-//     GetBody set). Otherwise the 401 goes to the caller; a service token
-//     is never retried. So that a server refusing even fresh tokens does
-//     not get a login per request, a token of the source's own login
-//     refused sooner than a gap after it is kept and the 401 returned; the
-//     gap starts at 1 s and doubles up to 1 min while such refusals go on.
-//     A token borrowed from [Config.Store] is never kept: where tokens are
-//     bound to IP addresses, another machine's is refused here, and the
-//     request is sent again (a third time if its replacement was borrowed
-//     and refused too) with a token of the source's own login.
-//   - The token goes only to the host of the request the caller made and to
-//     its subdomains: a redirect to another host goes on without it, and
-//     so does the rest of that chain, even back to the first host (the
-//     other host chose the path). This is net/http's rule for an
-//     Authorization header the caller sets, since the fix of
-//     CVE-2024-45336.
-//   - A request to an http:// URL fails before anything is sent unless its
+//   - a request that gets 401 with a token from [Config.TokenSource] hands
+//     the token back, and is sent again with a new one when its body can
+//     be replayed (no body, or GetBody set): see "Refused tokens" in the
+//     package documentation for when;
+//   - the token goes only to the host of the request the caller made and
+//     to its subdomains: a redirect to another host goes on without it,
+//     and so does the rest of that chain, even back to the first host
+//     (the other host chose the path), as net/http does with an
+//     Authorization header the caller sets since the fix of
+//     CVE-2024-45336;
+//   - a request to an http:// URL fails before anything is sent unless its
 //     host is loopback and the transport sends it there directly, not
 //     through a proxy: a bearer token must not cross a network in clear.
 //     Only an [*http.Transport] (http.DefaultTransport for a nil one) can
 //     say whether it uses a proxy; a RoundTripper wrapping one cannot.
 //
-// [oauth2.NewClient] does none of this: its transport never reports a 401
-// to the source, so its callers get the 401 until the token expires. Code
-// that cannot use this client calls [Invalidate] on a 401.
-//
 // Sources of another kind are wrapped in [oauth2.ReuseTokenSource], as
-// oauth2.NewClient does. The client's CloseIdleConnections reaches the base
-// transport. The client is safe for concurrent use.
+// oauth2.NewClient does; their 401s go to the caller. A nil src, or one
+// that returns neither a token nor an error, fails each request with an
+// error. The client's CloseIdleConnections reaches the base transport.
+// The client is safe for concurrent use.
 func NewClient(ctx context.Context, src oauth2.TokenSource) *http.Client {
 	if ctx == nil {
 		ctx = context.Background()
@@ -66,12 +55,12 @@ func credentialSourceOf(src oauth2.TokenSource) credentialSource {
 	case credentialSource:
 		return src
 	default:
-		return &reuseSource{src: oauth2.ReuseTokenSource(nil, src)}
+		return newReuseSource(src)
 	}
 }
 
 // transport adds the Authorization header, sends the request through base,
-// and replaces a refused token once.
+// and resends it after a 401 as the source allows.
 type transport struct {
 	base   http.RoundTripper
 	source credentialSource
@@ -79,6 +68,9 @@ type transport struct {
 
 var errNoSource = errors.New("recitaloauth: NewClient was given a nil TokenSource")
 
+// RoundTrip keeps net/http's contract on every way out: the request's
+// body is closed once, whatever happens, the request is never changed,
+// and a response it does not return is closed.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := checkTransport(req, t.base); err != nil {
 		closeBody(req)
@@ -97,16 +89,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := t.send(req, cred)
-	for sends := 1; ; sends++ {
-		if err != nil || resp.StatusCode != http.StatusUnauthorized {
-			if err == nil {
-				cred.answered()
-			}
-			return resp, err
-		}
-		// Sent again once after a 401; once more only when the new token
-		// was borrowed from the store too (see maxSends).
-		if !t.source.rejected(cred) || sends == maxSends || (sends > 1 && !cred.isBorrowed()) {
+	for sends := 1; err == nil && resp.StatusCode == http.StatusUnauthorized; sends++ {
+		if !t.source.refuse(cred) || !resendable(sends, cred) {
 			return resp, nil
 		}
 		retry, ok := replay(req)
@@ -117,16 +101,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(retry)
 			return resp, nil
 		}
-		resp.Body.Close() // not drained: a stalled 401 body must not hold the retry
+		resp.Body.Close() // not drained: a stalled 401 body must not hold the resend
 		resp, err = t.send(retry, cred)
 	}
+	if err == nil {
+		cred.markWorked()
+	}
+	return resp, err
 }
-
-// maxSends bounds how often one request is sent: once, again with a new
-// token after a 401, and a third time only if that token, too, was
-// borrowed from the store and refused (another machine's token, where
-// tokens are bound to IP addresses): the source then logs in itself.
-const maxSends = 3
 
 // CloseIdleConnections passes the call on to the base transport, so that
 // [http.Client.CloseIdleConnections] on a client from NewClient does what
@@ -161,6 +143,9 @@ func replay(req *http.Request) (*http.Request, bool) {
 // as RoundTripper requires.
 func (t *transport) send(req *http.Request, cred *credential) (*http.Response, error) {
 	out := req.Clone(req.Context())
+	if out.Header == nil { // http.Client never sends one, but a caller of RoundTrip may
+		out.Header = make(http.Header)
+	}
 	if cred != nil {
 		out.Header.Set("Authorization", cred.authorization())
 	} else {
