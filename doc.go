@@ -66,33 +66,57 @@
 // Token call returns a token of the caller's own, so one source can feed
 // several [oauth2.NewClient] clients at once.
 //
-// [NewClient] adds what [oauth2.Transport] lacks: a token the server refuses
-// with 401 (revoked, bound to another IP address) is replaced by one new
-// login and the request sent again (unless the token, of the source's own
-// login, is only seconds old: a server refusing even fresh tokens gets at
-// most one login per gap, from 1 s doubling to 1 min; a token borrowed
-// from the store is replaced whatever its age, see below); the token goes
-// only to the host the caller asked for, not to another host it is
-// redirected to, nor back from there; and a request in clear text is
-// refused unless it goes straight to a loopback address (http://localhost
-// is sent to 127.0.0.1, not to whatever a resolver names).
+// [TokenLasting] asks for a token that lasts a given time, for a program
+// that hands it on and exits: its documentation says how it differs.
 //
-// [oauth2.NewClient]'s transport never tells the source of a 401: its
-// callers get the 401, and the source keeps the refused token until it
-// expires. Use [Config.Client] or [NewClient] instead; code that sets the
-// token itself (a gRPC per-request credential, a header set by hand) hands
-// a refused token back with [Invalidate], which does what Config.Client
-// does on a 401: if the token is still the source's current one, the next
-// Token call logs in (once for every caller and every concurrent
-// Invalidate), and that login takes the token out of the store, under the
-// same gap rule.
+// # Refused tokens
+//
+// The API refuses a token with 401 when it was revoked, or, where the
+// organisation binds tokens to IP addresses, when another machine logged
+// in for it. [Config.Client] and [NewClient] hand such a token back to
+// its source; code that puts the token on its requests itself (a gRPC
+// per-request credential, a header set by hand) does so with
+// [Invalidate]. [oauth2.NewClient]'s transport never does: its callers
+// get the 401 until the token expires. Then, for a source from
+// [Config.TokenSource]:
+//
+//   - if the token is still the source's current one, it is dropped: the
+//     next caller waits for one new login, shared by every request refused
+//     meanwhile, and that login deletes the token from the store;
+//   - a token of the source's own login refused sooner than a gap after
+//     its login is kept, and the 401 goes to the caller: a server refusing
+//     even fresh tokens gets at most one login per gap, not a login per
+//     request. The gap starts at zero, goes from 1 s doubling to 1 min
+//     while such refusals go on, and falls back to zero once a token lasts
+//     2 min. A token borrowed from the store is never kept: a login of
+//     the source's own may succeed where it failed;
+//   - [Config.Client] sends the request again with the new token, once,
+//     if its body can be replayed (no body, or GetBody set); a third time
+//     only when the new token was borrowed from the store and refused too.
+//     Otherwise the caller gets the 401. A service token is never resent;
+//   - from then on, no stored token obtained at or before the refused one
+//     is used, so that a store writer putting an older value back does
+//     not win;
+//   - a token another machine saved in the store that is refused before it
+//     ever worked may be bound to that machine's address. A revocation
+//     looks alike at first, so one refusal proves nothing: a source
+//     concludes that tokens are bound to IP addresses when two tokens
+//     other machines saved (a sealed value names its saver's host name)
+//     are refused before either ever worked, with none of its own logins'
+//     refused in between. It says so once at Warn and from then on shares
+//     only with the processes of its own machine, under a key of that
+//     machine's, so the fleet pays at most two refused tokens per
+//     process, not one at every refresh. A refusal counts even when a
+//     background refresh replaced the token while its request was out,
+//     and a borrowed token it rules out is dropped at once. A revocation
+//     refuses tokens that had worked: sharing goes on after it.
 //
 // # Sharing tokens between processes
 //
 // A source with [Config.Store] shares its tokens with every process that
-// logs in as the same user at the same login URL: [NewFileStore] for the
-// processes of one machine (CLI tools, cron jobs), the redisstore package
-// for a fleet. Then:
+// logs in as the same user at the same login URL: the filestore package
+// for the processes of one machine (CLI tools, cron jobs), the redisstore
+// package for a fleet. Then:
 //
 //   - before it logs in, a source looks in the store; a token there with
 //     more than the hard limit left is used without a login, on its
@@ -104,30 +128,9 @@
 //     that hangs) is not waited for longer: the others log in without it.
 //     One login timeout bounds the wait and the login together, so
 //     processes waiting on a login that hangs end with it;
-//   - a token refused with 401 is deleted from the store, only if it is
-//     still the stored one (compare-and-delete), so no process picks it up
-//     again and a newer one another process saved stays; and from then on
-//     no stored token obtained at or before the refused one is used, so
-//     that a store writer putting an older value back does not win;
-//   - a token borrowed from the store that the API refuses is never the
-//     caller's 401, whatever its age: the source takes a newer token from
-//     the store or logs in, and [Config.Client] sends the request again
-//     (a third time if the newer token, borrowed too, is refused as well);
-//   - where the organisation binds access tokens to IP addresses
-//     (recital's "Bind Access Tokens to IPs"), a token another machine
-//     saved is refused here. A revocation looks alike at first, so one
-//     refusal proves nothing: a source concludes binding when two tokens
-//     saved by other machines (a sealed value names its saver's host
-//     name) are refused before either ever worked, with none of its own
-//     logins' refused in between. It says so once at Warn and from then on
-//     shares only with the processes of its own machine, under a key of
-//     that machine's, so the fleet pays at most two refused tokens per
-//     process, not one at every refresh. A refusal counts even when a
-//     background refresh replaced the token while its request was out,
-//     and a borrowed token it rules out is dropped at once; a login takes
-//     its store limits as they are when the store answers, not as they
-//     were when it started. A revocation refuses tokens that had worked:
-//     sharing goes on after it;
+//   - a refused token leaves the store as "Refused tokens" says, by
+//     compare-and-delete, so that a newer one another process saved
+//     stays;
 //   - the store never makes things worse: the store calls of one login
 //     are bounded together by a second, even calls that ignore their
 //     context (then the login leaves the store alone), an unlock is
@@ -142,9 +145,9 @@
 //
 // A store sees only sealed values: the token, its times and the saver's
 // host name, encrypted with AES-256-GCM under a key derived from the
-// password with argon2id (m=19 MiB, t=2, p=1: about 50 ms, paid once per
-// salt), whose salt binds the login URL and username, and bound to them
-// and the format. The value's key is a hash of the login URL and username
+// password with argon2id (m=19 MiB, t=2, p=1: some 35 ms of one core,
+// paid once per salt), whose salt binds the login URL and username, and
+// bound to them and the format. The value's key is a hash of the login URL and username
 // (and of the host name, once tokens are bound to IP addresses). Without
 // the password, nothing in a store lets anyone use a token, or test a
 // guess faster than argon2id allows, for more than one account per

@@ -3,18 +3,15 @@ package recitaloauth
 import "golang.org/x/oauth2"
 
 // Invalidate tells src, a source from [Config.TokenSource] or
-// [DefaultTokenSource], that the server refused tok: for code that puts
-// the token on its requests itself (a gRPC per-request credential, a
+// [DefaultTokenSource], that the API refused tok with 401: for code that
+// puts the token on its requests itself (a gRPC per-request credential, a
 // hand-set header) and so cannot leave the 401 to [Config.Client]. It does
-// what Config.Client does on a 401: if tok is still src's current token,
-// the next Token call logs in (one login for every caller and every
-// concurrent Invalidate), and that login deletes tok from the store, if
-// it is still the stored one (a process that stops before it leaves tok
-// there for the store's other users to find refused in turn). A token of the source's own login refused only
-// seconds after it is kept, as the package documentation says of 401s;
-// one borrowed from the store never is. A tok that is no longer current
-// changes nothing, nor does a source of another kind (a service token, a
-// static source, nil). It is safe for concurrent use.
+// what Config.Client does on a 401, as "Refused tokens" in the package
+// documentation says: while tok is src's current token, the next Token
+// call logs in, once for every caller and every concurrent Invalidate. A
+// tok that is no longer current changes nothing, nor does a source of
+// another kind (a service token, a static source, nil). It is safe for
+// concurrent use.
 //
 // Pass the source itself, not a wrapper such as [oauth2.ReuseTokenSource],
 // which Invalidate cannot see through.

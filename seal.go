@@ -160,7 +160,7 @@ func (s *sealer) open(value []byte) (*credential, error) {
 	return cred, nil
 }
 
-// derive makes the key for salt: the slow step (about 50 ms). The salt
+// derive makes the key for salt: the slow step (some 35 ms). The salt
 // argon2id gets binds the login URL and username, so that one derivation
 // tests a guess for one account only.
 func (s *sealer) derive(salt []byte) cipher.AEAD {
