@@ -37,9 +37,6 @@ func newCredential(tok *oauth2.Token, obtained time.Time) *credential {
 	}
 }
 
-// lifetime is how long c's token lives from the start of its login.
-func (c *credential) lifetime() time.Duration { return c.token.Expiry.Sub(c.obtained) }
-
 // copyToken returns a copy of c's token, the caller's own:
 // oauth2.ReuseTokenSource writes into the tokens it receives, so two
 // callers must never share one.

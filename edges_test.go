@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -200,71 +199,6 @@ func TestRejectGapResets(t *testing.T) {
 			t.Errorf("%d logins, want 4", n)
 		}
 	})
-}
-
-// closeCounter is a request body that counts its Close calls.
-type closeCounter struct {
-	io.Reader
-	closes *atomic.Int32
-}
-
-func (c closeCounter) Close() error { c.closes.Add(1); return nil }
-
-// TestEarlyFailureClosesBody: a request that fails before or instead of
-// being sent (clear text, no source, a login refused, a login refused for
-// its retry after a 401) has its body closed, as a RoundTripper must: the
-// caller's http.Client leaves that to the transport.
-func TestEarlyFailureClosesBody(t *testing.T) {
-	srv := recitaltest.NewServer()
-	defer srv.Close()
-	srv.AddUser("ana@example.com", "s3cret")
-	ctx := inMemory(srv)
-	good := &recitaloauth.Config{Username: "ana@example.com", Password: "s3cret", AuthURL: srv.AuthURL()}
-	wrong := &recitaloauth.Config{Username: "ana@example.com", Password: "wrong", AuthURL: srv.AuthURL()}
-	for _, tt := range []struct {
-		name   string
-		client func(t *testing.T) *http.Client
-		url    string
-		want   int32 // bodies made (the first, and one per GetBody) and closed
-	}{
-		{"clear text", func(*testing.T) *http.Client {
-			return recitaloauth.NewClient(ctx, recitaloauth.ServiceTokenSource("svc"))
-		}, "http://api.example.com/config/", 1},
-		{"no source", func(*testing.T) *http.Client { return recitaloauth.NewClient(ctx, nil) }, srv.APIURL() + "/config/", 1},
-		{"login refused", func(*testing.T) *http.Client { return wrong.Client(ctx) }, srv.APIURL() + "/config/", 1},
-		{"retry's login refused", func(t *testing.T) *http.Client {
-			src := good.TokenSource(ctx)
-			tok, err := src.Token()
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv.Revoke(tok.AccessToken)
-			srv.FailLogins(1, http.StatusUnauthorized, `{"detail":"Incorrect username or password"}`)
-			return recitaloauth.NewClient(ctx, src)
-		}, srv.APIURL() + "/config/", 2},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var made, closes atomic.Int32
-			newBody := func() io.ReadCloser {
-				made.Add(1)
-				return closeCounter{strings.NewReader(`{"q":1}`), &closes}
-			}
-			// A GET with a body: the fake API answers GET only, and the
-			// body is what is counted.
-			req, err := http.NewRequest(http.MethodGet, tt.url, newBody())
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.GetBody = func() (io.ReadCloser, error) { return newBody(), nil }
-			if resp, err := tt.client(t).Do(req); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			if made.Load() != tt.want || closes.Load() < made.Load() {
-				t.Errorf("%d bodies made, %d closes; want %d made and each closed", made.Load(), closes.Load(), tt.want)
-			}
-		})
-	}
 }
 
 // TestStatusClassEdges: 200 to 299 is a login, 300 to 399 a redirect that

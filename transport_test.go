@@ -498,6 +498,7 @@ func TestNewClientErrors(t *testing.T) {
 		{"empty service token", ServiceTokenSource(" \n"), "recitaloauth: the service token is empty"},
 		{"bad service token", ServiceTokenSource("a b"), "recitaloauth: the service token has characters a bearer token cannot have"},
 		{"foreign source", failingSource{}, "custom source failed"},
+		{"foreign source, neither token nor error", oauth2.StaticTokenSource(nil), "recitaloauth: the token source returned neither a token nor an error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
