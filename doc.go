@@ -90,9 +90,9 @@
 // # Sharing tokens between processes
 //
 // A source with [Config.Store] shares its tokens with every process that
-// logs in as the same user at the same login URL: [NewFileStore] for the
-// processes of one machine (CLI tools, cron jobs), the redisstore package
-// for a fleet. Then:
+// logs in as the same user at the same login URL: the filestore package
+// for the processes of one machine (CLI tools, cron jobs), the redisstore
+// package for a fleet. Then:
 //
 //   - before it logs in, a source looks in the store; a token there with
 //     more than the hard limit left is used without a login, on its

@@ -1,6 +1,6 @@
 //go:build unix
 
-package recitaloauth_test
+package filestore_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
 )
 
@@ -116,7 +116,7 @@ func TestFileStoreRefusesDirectory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			ctx := context.Background()
 			_, loadErr := s.Load(ctx, "k")
 			_, _, lockErr := s.TryLock(ctx, "k", time.Minute)
@@ -169,12 +169,12 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			chown(t, path, otherUID)
 		}
 	}
-	load := func(s *recitaloauth.FileStore) error { _, err := s.Load(context.Background(), "k"); return err }
-	deleteOp := func(s *recitaloauth.FileStore) error { return s.Delete(context.Background(), "k", []byte("planted")) }
-	save := func(s *recitaloauth.FileStore) error {
+	load := func(s *filestore.Store) error { _, err := s.Load(context.Background(), "k"); return err }
+	deleteOp := func(s *filestore.Store) error { return s.Delete(context.Background(), "k", []byte("planted")) }
+	save := func(s *filestore.Store) error {
 		return s.Save(context.Background(), "k", []byte("v"), time.Now().Add(time.Hour))
 	}
-	tryLock := func(s *recitaloauth.FileStore) error {
+	tryLock := func(s *filestore.Store) error {
 		_, _, err := s.TryLock(context.Background(), "k", time.Minute)
 		return err
 	}
@@ -183,13 +183,13 @@ func TestFileStoreRefusesFile(t *testing.T) {
 		name    string
 		root    bool
 		setup   func(t *testing.T, dir string)
-		ops     map[string]func(*recitaloauth.FileStore) error
+		ops     map[string]func(*filestore.Store) error
 		wantErr string
 	}{
 		{
 			name:    "value is a symbolic link",
 			setup:   symlink("k.token"),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "is a symbolic link",
 		},
 		{
@@ -200,20 +200,20 @@ func TestFileStoreRefusesFile(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "is a symbolic link",
 		},
 		{
 			name:    "value is open to group",
 			setup:   func(t *testing.T, dir string) { writeMode(t, filepath.Join(dir, "k.token"), "planted", 0o640) },
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "open to group or others",
 		},
 		{
 			name:    "value is another user's",
 			root:    true,
 			setup:   othersFile("k.token", "planted"),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "belongs to uid 65534",
 		},
 		{
@@ -221,7 +221,7 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			setup: func(t *testing.T, dir string) {
 				writeMode(t, filepath.Join(dir, "k.token"), strings.Repeat("x", 64<<10+1), 0o600)
 			},
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "larger than 65536 bytes",
 		},
 		{
@@ -231,26 +231,26 @@ func TestFileStoreRefusesFile(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "not a regular file",
 		},
 		{
 			name:    "lock file is a symbolic link",
 			setup:   symlink("k.lock"),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"TryLock": tryLock},
+			ops:     map[string]func(*filestore.Store) error{"TryLock": tryLock},
 			wantErr: "is a symbolic link",
 		},
 		{
 			name:    "lock file is another user's",
 			root:    true,
 			setup:   othersFile("k.lock", ""),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"TryLock": tryLock},
+			ops:     map[string]func(*filestore.Store) error{"TryLock": tryLock},
 			wantErr: "belongs to uid 65534",
 		},
 		{
 			name:    "mutex file is a symbolic link",
 			setup:   symlink("k.mutex"),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Save": save},
+			ops:     map[string]func(*filestore.Store) error{"Save": save},
 			wantErr: "is a symbolic link",
 		},
 	} {
@@ -261,7 +261,7 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			dir := storeDir(t)
 			mkdirMode(t, dir, 0o700)
 			tt.setup(t, dir)
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			for op, f := range tt.ops {
 				done := make(chan error, 1)
 				go func() { done <- f(s) }()
@@ -291,7 +291,7 @@ func TestFileStoreSaveReplacesBadValue(t *testing.T) {
 	if err := os.Symlink(planted, filepath.Join(dir, "k.token")); err != nil {
 		t.Fatal(err)
 	}
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	storetest.Save(t, s, "k", "mine")
 	if got := storetest.Load(t, s, "k"); string(got) != "mine" {
 		t.Errorf("Load after Save over a link = %q, want %q", got, "mine")
@@ -309,7 +309,7 @@ func TestFileStoreAcceptsDirectory(t *testing.T) {
 		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
 			dir := storeDir(t)
 			mkdirMode(t, dir, mode)
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			ctx := context.Background()
 			if err := s.Save(ctx, "k", []byte("v"), time.Now().Add(time.Hour)); err != nil {
 				t.Fatalf("Save: %v", err)
@@ -360,7 +360,7 @@ func TestFileStoreParent(t *testing.T) {
 			mkdirMode(t, parent, tt.mode)
 			chown(t, parent, tt.uid)
 			dir := filepath.Join(parent, "store")
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			ctx := context.Background()
 			saveErr := s.Save(ctx, "k", []byte("v"), time.Now().Add(time.Hour))
 			_, loadErr := s.Load(ctx, "k")
@@ -456,7 +456,7 @@ func TestFileStoreParentForUser(t *testing.T) {
 // parentChild is the child's side: save and load in dir, and say "ok" or
 // the error.
 func parentChild(dir string) {
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	err := s.Save(context.Background(), "k", []byte("v"), time.Now().Add(time.Hour))
 	if err == nil {
 		var got []byte
@@ -497,7 +497,7 @@ func TestFileStoreDirectorySwappedConcurrently(t *testing.T) {
 	if err := os.Mkdir(target, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	storetest.Save(t, s, "k", "mine")
 
 	done := make(chan struct{})
@@ -598,7 +598,7 @@ func owner(info os.FileInfo) uint32 {
 // more even on a loaded machine).
 func TestFileStoreMutexWaitSleeps(t *testing.T) {
 	dir := storeDir(t)
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	storetest.Save(t, s, "k", "old")
 	defer holdLock(t, filepath.Join(dir, "k.mutex"))()
 	const wait = 400 * time.Millisecond

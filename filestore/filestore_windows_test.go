@@ -1,6 +1,6 @@
 //go:build windows
 
-package recitaloauth_test
+package filestore_test
 
 import (
 	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/windows"
 
-	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
 )
 
@@ -173,7 +173,7 @@ func TestFileStoreWindowsRefuses(t *testing.T) {
 				// it derived from the one set, which loses this right.
 				t.Skipf("%s reads back allowing Everyone %#x, not the %#x set: this system does not keep DACLs", path, allowed[everyoneSID], granted)
 			}
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			_, err := s.Load(context.Background(), "k")
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Load: error %v, want one saying %q", err, tt.wantErr)
@@ -211,7 +211,7 @@ func TestFileStoreWindowsRefusesLinks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			base := tempdir.New(t)
 			dir := filepath.Join(base, "store")
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			if tt.name != "directory" {
 				storetest.Save(t, s, "other", "v") // makes the directory
 			}
