@@ -20,7 +20,7 @@ import (
 // for a symbolic link after the store checked it: the call still works
 // on the directory it checked, and nothing is read from, written to or
 // left in the link's target.
-func TestFileStoreDirectorySwapped(t *testing.T) {
+func TestDirectorySwapped(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		op   func(s *Store) (string, error)

@@ -55,10 +55,10 @@ func storeWithFiles(t *testing.T, dir string) *filestore.Store {
 	return s
 }
 
-// TestFileStoreContract runs the contract of Store and Locker that the
-// redis store runs too; the tests below check what only the file store
-// promises.
-func TestFileStoreContract(t *testing.T) {
+// TestContract runs the contract of recitaloauth's Store and Locker that
+// the redis store runs too; the tests below check what only the file
+// store promises.
+func TestContract(t *testing.T) {
 	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	storetest.Run(t, func(t *testing.T) (store, peer recitaloauth.Store) {
 		dir := storeDir(t)
@@ -69,7 +69,7 @@ func TestFileStoreContract(t *testing.T) {
 // New("") keeps its files in "recitaloauth" in the user's cache
 // directory: $XDG_CACHE_HOME or ~/.cache on Linux, %LocalAppData% on
 // Windows, ~/Library/Caches on macOS.
-func TestFileStoreDefaultDirectory(t *testing.T) {
+func TestDefaultDirectory(t *testing.T) {
 	cache := tempdir.New(t)
 	switch runtime.GOOS {
 	case "windows":
@@ -91,7 +91,7 @@ func TestFileStoreDefaultDirectory(t *testing.T) {
 
 // Load and Delete find no value without making the directory: only Save
 // and TryLock need it.
-func TestFileStoreMissingDirectory(t *testing.T) {
+func TestMissingDirectory(t *testing.T) {
 	dir := storeDir(t)
 	s := filestore.New(dir)
 	ctx := context.Background()
@@ -110,7 +110,7 @@ func TestFileStoreMissingDirectory(t *testing.T) {
 
 // A reader that loads while another process replaces the value sees the
 // old value or the new one, whole, and no temporary file stays behind.
-func TestFileStoreAtomicReplace(t *testing.T) {
+func TestAtomicReplace(t *testing.T) {
 	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	dir := storeDir(t)
 	values := [][]byte{bytes.Repeat([]byte("a"), 40<<10), bytes.Repeat([]byte("b"), 60<<10)}
@@ -177,7 +177,7 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 	}
 }
 
-func TestFileStoreExpiry(t *testing.T) {
+func TestExpiry(t *testing.T) {
 	s := filestore.New(storeDir(t))
 	ctx := context.Background()
 	for _, tt := range []struct {
@@ -201,9 +201,9 @@ func TestFileStoreExpiry(t *testing.T) {
 	}
 }
 
-// TestFileStoreValueLimit: a value of 64 KiB is saved and loaded back
+// TestValueLimit: a value of 64 KiB is saved and loaded back
 // whole; one byte more is refused.
-func TestFileStoreValueLimit(t *testing.T) {
+func TestValueLimit(t *testing.T) {
 	s := filestore.New(storeDir(t))
 	limit := bytes.Repeat([]byte("v"), 64<<10)
 	if err := s.Save(context.Background(), "k", limit, time.Now().Add(time.Hour)); err != nil {
@@ -220,7 +220,7 @@ func TestFileStoreValueLimit(t *testing.T) {
 
 // Save and Delete wait for the key's mutex file, which another process
 // may hold, and stop waiting when their context ends.
-func TestFileStoreMutexWaitCancelled(t *testing.T) {
+func TestMutexWaitCancelled(t *testing.T) {
 	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	for _, tt := range []struct {
 		name string
@@ -261,7 +261,7 @@ func TestFileStoreMutexWaitCancelled(t *testing.T) {
 
 // A bad key, refused (see the contract's BadKeys), makes no file in the
 // directory nor beside it.
-func TestFileStoreBadKeysMakeNoFiles(t *testing.T) {
+func TestBadKeysMakeNoFiles(t *testing.T) {
 	dir := storeDir(t)
 	s := filestore.New(dir)
 	storetest.Save(t, s, "good-Key-09", "v")
@@ -287,13 +287,13 @@ func TestFileStoreBadKeysMakeNoFiles(t *testing.T) {
 }
 
 // lockChildEnv names the directory in which the child process of
-// TestFileStoreLockAcrossProcesses takes the lock.
+// TestLockAcrossProcesses takes the lock.
 const lockChildEnv = "RECITALOAUTH_TEST_LOCK_CHILD"
 
-// TestFileStoreLockAcrossProcesses runs this test binary again as a child
+// TestLockAcrossProcesses runs this test binary again as a child
 // that takes the lock, and checks that this process cannot take it until
 // the child unlocks it, or dies without unlocking.
-func TestFileStoreLockAcrossProcesses(t *testing.T) {
+func TestLockAcrossProcesses(t *testing.T) {
 	if dir := os.Getenv(lockChildEnv); dir != "" {
 		lockChild(dir)
 		return
@@ -315,7 +315,7 @@ func TestFileStoreLockAcrossProcesses(t *testing.T) {
 			dir := storeDir(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFileStoreLockAcrossProcesses$")
+			child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLockAcrossProcesses$")
 			child.Env = append(os.Environ(), lockChildEnv+"="+dir,
 				"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0") // the race detector's 1 s pause at exit
 			var stderr bytes.Buffer

@@ -30,7 +30,7 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func TestFileStoreModes(t *testing.T) {
+func TestModes(t *testing.T) {
 	dir := filepath.Join(storeDir(t), "nested")
 	storeWithFiles(t, dir)
 
@@ -56,7 +56,7 @@ func TestFileStoreModes(t *testing.T) {
 
 // A directory that is not the user's, or that others can write, is
 // refused by every method, and left as it was.
-func TestFileStoreRefusesDirectory(t *testing.T) {
+func TestRefusesDirectory(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		root    bool
@@ -150,7 +150,7 @@ func TestFileStoreRefusesDirectory(t *testing.T) {
 
 // A file in the directory that is not the user's private regular file is
 // refused, and left as it was.
-func TestFileStoreRefusesFile(t *testing.T) {
+func TestRefusesFile(t *testing.T) {
 	planted := filepath.Join(t.TempDir(), "planted")
 	if err := os.WriteFile(planted, []byte("planted"), 0o600); err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func TestFileStoreRefusesFile(t *testing.T) {
 
 // Save replaces a value file it would not read, and never writes through
 // a link.
-func TestFileStoreSaveReplacesBadValue(t *testing.T) {
+func TestSaveReplacesBadValue(t *testing.T) {
 	planted := filepath.Join(t.TempDir(), "planted")
 	writeMode(t, planted, "planted", 0o600)
 	dir := storeDir(t)
@@ -304,7 +304,7 @@ func TestFileStoreSaveReplacesBadValue(t *testing.T) {
 // A directory of the user's that others cannot write is accepted, as
 // mkdir makes it under the usual umasks: the values are sealed and the
 // files 0600, so others reading the names in it learn nothing.
-func TestFileStoreAcceptsDirectory(t *testing.T) {
+func TestAcceptsDirectory(t *testing.T) {
 	for _, mode := range []os.FileMode{0o700, 0o755, 0o750, 0o711} {
 		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
 			dir := storeDir(t)
@@ -337,7 +337,7 @@ func TestFileStoreAcceptsDirectory(t *testing.T) {
 // root or the user may write it, or when it is sticky (as /tmp is) and
 // root's or the user's. The tests run as root, so "another user" is uid
 // 65534.
-func TestFileStoreParent(t *testing.T) {
+func TestParent(t *testing.T) {
 	needRoot(t)
 	for _, tt := range []struct {
 		name    string
@@ -385,14 +385,14 @@ func TestFileStoreParent(t *testing.T) {
 }
 
 // parentChildEnv names the store directory in which the child process of
-// TestFileStoreParentForUser saves and loads.
+// TestParentForUser saves and loads.
 const parentChildEnv = "RECITALOAUTH_TEST_PARENT_CHILD"
 
 // A user who is not root may keep the store in a sticky directory of
 // root's, as /tmp is, but not in one that is not sticky, nor in a sticky
 // one of another user's. The test runs itself again as uid 65534, from a
 // copy of its binary that user may run, to be that user.
-func TestFileStoreParentForUser(t *testing.T) {
+func TestParentForUser(t *testing.T) {
 	if dir := os.Getenv(parentChildEnv); dir != "" {
 		parentChild(dir)
 		return
@@ -434,7 +434,7 @@ func TestFileStoreParentForUser(t *testing.T) {
 				t.Fatal(err)
 			}
 			chown(t, parent, tt.uid)
-			child := exec.Command(bin, "-test.run=^TestFileStoreParentForUser$")
+			child := exec.Command(bin, "-test.run=^TestParentForUser$")
 			// GOCOVERDIR, set under go test -cover, is the parent's and
 			// closed to the child: the child writes its counters (unused)
 			// to a directory of its own, or fails at exit.
@@ -489,9 +489,9 @@ func worldReadableDir(t *testing.T) string {
 
 // Another process swaps the store's directory for a symbolic link and
 // back, again and again, while the store saves: whatever each call
-// does, nothing lands in the link's target. (TestFileStoreDirectorySwapped
+// does, nothing lands in the link's target. (TestDirectorySwapped
 // puts the swap at the worst moment; this one races it for real.)
-func TestFileStoreDirectorySwappedConcurrently(t *testing.T) {
+func TestDirectorySwappedConcurrently(t *testing.T) {
 	base := t.TempDir()
 	dir, moved, target := filepath.Join(base, "store"), filepath.Join(base, "moved"), filepath.Join(base, "target")
 	if err := os.Mkdir(target, 0o700); err != nil {
@@ -590,13 +590,13 @@ func owner(info os.FileInfo) uint32 {
 	return info.Sys().(*syscall.Stat_t).Uid
 }
 
-// TestFileStoreMutexWaitSleeps: a Save waiting for a key's mutex that
+// TestMutexWaitSleeps: a Save waiting for a key's mutex that
 // another process holds sleeps between its looks (up to 20 ms apart), so
 // that a wait of up to 2 s does not keep a core busy: over 400 ms of
 // waiting, the process uses less than a tenth of that in CPU time (a
 // few milliseconds; a loop that looks without sleeping, several times
 // more even on a loaded machine).
-func TestFileStoreMutexWaitSleeps(t *testing.T) {
+func TestMutexWaitSleeps(t *testing.T) {
 	dir := storeDir(t)
 	s := filestore.New(dir)
 	storetest.Save(t, s, "k", "old")

@@ -105,7 +105,7 @@ func withSecurity(t *testing.T, path, sddl string, dir bool, data string) {
 
 // What the store creates is the user's, and open to the user and SYSTEM
 // alone.
-func TestFileStoreWindowsDACL(t *testing.T) {
+func TestWindowsDACL(t *testing.T) {
 	dir := storeDir(t)
 	storeWithFiles(t, dir)
 	me := userSID(t)
@@ -124,7 +124,7 @@ func TestFileStoreWindowsDACL(t *testing.T) {
 
 // A directory or file that others may write (or read, for a file), or a
 // parent in which others may remove entries, is refused.
-func TestFileStoreWindowsRefuses(t *testing.T) {
+func TestWindowsRefuses(t *testing.T) {
 	me := userSID(t)
 	private := "D:P(A;OICI;FA;;;" + me + ")(A;OICI;FA;;;SY)"
 	for _, tt := range []struct {
@@ -200,7 +200,7 @@ func holdLock(t *testing.T, path string) (release func()) {
 // A symbolic link in place of the directory or of a value is refused, and
 // what it points to left alone. Making one needs a privilege (or
 // developer mode), which the test may not have.
-func TestFileStoreWindowsRefusesLinks(t *testing.T) {
+func TestWindowsRefusesLinks(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		link func(dir string) (link string)
