@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"golang.org/x/oauth2"
 )
@@ -463,7 +464,7 @@ func sortedIndex(waits []time.Duration, d time.Duration) int {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // BenchmarkFirstToken is the first Token call of a fresh process, against
-// recitaltest over a real socket: ours with a warm FileStore (another
+// recitaltest over a real socket: ours with a warm file store (another
 // process logged in: one argon2id derivation and a file read, no login),
 // oauth2's with nothing to share (ReuseTokenSource's first call is a
 // login). Each iteration is a new source, as a new process would have.
@@ -474,7 +475,7 @@ func BenchmarkFirstToken(b *testing.B) {
 	server.AddUser("ana@example.com", "s3cret")
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, server.Client())
 	cfg := &Config{Username: "ana@example.com", Password: "s3cret", AuthURL: server.AuthURL(),
-		Store: NewFileStore(b.TempDir() + "/store")}
+		Store: filestore.New(b.TempDir() + "/store")}
 	if _, err := cfg.TokenSource(ctx).Token(); err != nil { // warms the store
 		b.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 // Store keeps tokens so that they outlive the process: a source with a
 // [Config.Store] looks there before it logs in, and saves each new token
 // there, so that processes (and, with a shared store, machines) that log
-// in as the same user share one login. [NewFileStore] is the store for one
-// machine; the redisstore package is the store for a fleet.
+// in as the same user share one login. The filestore package is the store
+// for one machine; the redisstore package is the store for a fleet.
 //
 // A store only ever sees sealed values: opaque bytes encrypted under a key
 // derived from the password, which it cannot read and cannot forge. Keys
@@ -42,7 +42,7 @@ type Store interface {
 // Locker is implemented by a [Store] that lets processes take turns at
 // logging in, so that processes needing a token at the same moment log in
 // once between them: one takes the lock and logs in, the others wait and
-// find its token in the store. [NewFileStore] and the redisstore package
+// find its token in the store. The filestore and redisstore packages
 // implement it. A store without it still works: each process that finds
 // no token logs in.
 type Locker interface {

@@ -12,7 +12,7 @@ import (
 )
 
 // TestHelpStoreDir: -h names the directory in which a run on the default
-// store (NewFileStore(""), as a user's run) keeps its token, whatever the
+// store (filestore.New(""), as a user's run) keeps its token, whatever the
 // system: the help shows no other system's path.
 func TestHelpStoreDir(t *testing.T) {
 	// os.UserCacheDir reads the process's environment: each system's

@@ -36,12 +36,13 @@
 //
 // # Cache
 //
-// A login's token is kept in the library's [recitaloauth.FileStore] in
-// its default directory (-h prints it), shared with every program on the machine that
-// uses NewFileStore(""), sealed with a key derived from the password, and
-// reused while it has more than a minute to live: a script that runs
-// recitaltoken a hundred times logs in once, and runs started together
-// take turns on its lock and log in once between them. After the server
+// A login's token is kept in the library's file store
+// ([filestore.Store]) in its default directory (-h prints it), shared with
+// every program on the machine that uses filestore.New(""), sealed with a
+// key derived from the password, and reused while it has more than a
+// minute to live: a script that runs recitaltoken a hundred times logs in
+// once, and runs started together take turns on its lock and log in once
+// between them. After the server
 // revoked a cached token, -refresh replaces it (and -check drops it and
 // logs in again). -logout deletes it, by the store's compare-and-delete;
 // -status shows it. A service token is never cached: -status says
@@ -83,6 +84,7 @@ import (
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	envvar "github.com/seed9ffb1f9c/recitaloauth/internal/env"
 	"golang.org/x/oauth2"
 	"golang.org/x/term"
@@ -123,7 +125,7 @@ type surroundings struct {
 	stdin          io.Reader // an *os.File on a terminal gets the password prompt
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	storeDir       string        // "": the library's default, NewFileStore("")
+	storeDir       string        // "": the library's default, filestore.New("")
 	timeout        time.Duration // -timeout's default; 0: the library's login timeout
 }
 
@@ -309,7 +311,7 @@ func newAccount(ctx context.Context, opts options, env surroundings, s envvar.Se
 		cfg.Logger = slog.New(newBriefHandler(env.stderr))
 	}
 	if !opts.noCache {
-		cfg.Store = recitaloauth.NewFileStore(env.storeDir)
+		cfg.Store = filestore.New(env.storeDir)
 	}
 	cfg.LoginTimeout = opts.timeout
 	return &account{cfg: cfg, src: cfg.TokenSource(ctx)}
@@ -417,7 +419,7 @@ func (r runner) status() int {
 	fmt.Fprintln(w, "user:  "+cfg.Username)
 	fmt.Fprintln(w, "login: "+loginHost(cfg.AuthURL))
 	where := "?"
-	if fs, ok := cfg.Store.(*recitaloauth.FileStore); ok {
+	if fs, ok := cfg.Store.(*filestore.Store); ok {
 		dir, err := fs.Dir()
 		where = dir
 		if err != nil {

@@ -103,7 +103,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 }
 
-// storeDir is the token store's directory: NewFileStore("")'s under
+// storeDir is the token store's directory: filestore.New("")'s under
 // XDG_CACHE_HOME (LocalAppData on Windows) for the exec tests, given to
 // run by the others.
 func (f *fixture) storeDir() string { return filepath.Join(f.home, "cache", "recitaloauth") }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 )
@@ -340,19 +341,19 @@ func wrongPassword(out io.Writer, f *figures) error {
 }
 
 func shared(out io.Writer, f *figures) error {
-	s := newScene(out, "5. Two processes share one login through a FileStore")
+	s := newScene(out, "5. Two processes share one login through a file store")
 	defer s.close()
 	dir, err := os.MkdirTemp("", "recitaloauth-tour-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	s.say("Two sources start at the same moment, each with its own FileStore on one directory, as two")
+	s.say("Two sources start at the same moment, each with its own file store on one directory, as two")
 	s.say("processes on one machine would. Their records are marked source=A and source=B.")
 	var clients []*http.Client
 	for _, name := range []string{"A", "B"} {
 		cfg := s.config(password)
-		cfg.Store = recitaloauth.NewFileStore(dir)
+		cfg.Store = filestore.New(dir)
 		cfg.Logger = s.log.With("source", name)
 		clients = append(clients, cfg.Client(s.ctx))
 	}

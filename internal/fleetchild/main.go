@@ -37,6 +37,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/redisstore"
 	"golang.org/x/oauth2"
 )
@@ -98,7 +99,7 @@ func store(spec string) recitaloauth.Store {
 	case "":
 		return nil
 	case "file":
-		return recitaloauth.NewFileStore(where)
+		return filestore.New(where)
 	case "redis":
 		return redisstore.New(redis.NewClient(&redis.Options{Addr: where}))
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package recitaloauth
+package filestore
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-// errPlatform is nil: Unix has what FileStore needs.
+// errPlatform is nil: Unix has what the store needs.
 var errPlatform error
 
 // openExisting opens name in dir with flag, without blocking on a FIFO

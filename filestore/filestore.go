@@ -1,4 +1,4 @@
-package recitaloauth
+package filestore
 
 import (
 	"bytes"
@@ -28,79 +28,26 @@ const (
 	mutexExt = ".mutex"
 )
 
-// FileStore is a [Store] and a [Locker] that keeps each value in a file of
-// its own, for the processes of one user on one machine. It is safe for
-// concurrent use by goroutines and by processes.
-//
-// # Files
-//
-// For a key k, the directory holds k.token (the value), k.lock (the lock
-// of [FileStore.TryLock]) and k.mutex (held for an instant by Save and
-// Delete); the last two are empty and stay, because a lock file removed
-// while another process waits on it would let two processes lock two
-// different files of the same name.
-//
-// # Trust
-//
-// The directory must be the user's own, not a symbolic link, and closed
-// to writes by group and others (0700, 0750, 0755 and 0711 are all
-// right: the values are sealed, and a directory made with mkdir works);
-// each file in it must be a regular file of the user's, closed to group
-// and others (0600), because a file that others can read gives them a
-// sealed token to guess the password against offline. The directory's
-// parent must not let others rename entries in it: owned by root or the
-// user, and writable by no one else unless it is sticky (as /tmp is), so
-// that nobody can swap the directory for a link of their own. Whatever
-// breaks these rules is refused with an error, so that the source goes on
-// without the store; the store never changes a mode and never takes a
-// file over. A missing directory is created with mode 0700 (as are
-// missing parents). Each call opens the directory once, without following
-// a link, checks what it opened, and then opens, creates, renames and
-// removes its files relative to that open directory, never by path, so
-// that a directory swapped after the check cannot redirect them; files
-// too are checked as opened, not by name.
-//
-// On Windows the same rules are read in the security descriptors: the
-// directory and its files must be owned by the user, and no access
-// control entry may let anyone but the user, SYSTEM and Administrators
-// write them (nor read the files, nor remove or rename entries in the
-// parent); SYSTEM and Administrators are trusted because they can take
-// any file over anyway. The store creates the directory and files with a
-// protected DACL granting only the user and SYSTEM, and refuses reparse
-// points (symbolic links, junctions). SECURITY.md says what differs.
-//
-// # Atomicity
-//
-// Save writes a new file, flushes it to disk and renames it over k.token,
-// so that a reader, or a crash, sees the old value or the new one, never
-// half of one. Save's rename and Delete's read-compare-remove both hold
-// k.mutex (an flock, or LockFileEx on Windows, taken with a poll that
-// gives up after 2 s or when the context ends), so that a Delete never
-// removes a value another process has just saved.
-//
-// FileStore works on Unix systems and on Windows; on the others (plan9,
-// js/wasm, wasip1) every method returns an error.
-type FileStore struct {
+// Store is a [github.com/seed9ffb1f9c/recitaloauth.Store] and a
+// [github.com/seed9ffb1f9c/recitaloauth.Locker] that keeps each value in a
+// file of its own, for the processes of one user on one machine; the
+// package documentation says which files, whom it trusts and how it
+// writes. It is safe for concurrent use by goroutines and by processes.
+type Store struct {
 	dir string
 	err error // returned by every call: the directory is unknown
 }
 
-// Compile-time checks that FileStore is what its documentation says.
-var (
-	_ Store  = (*FileStore)(nil)
-	_ Locker = (*FileStore)(nil)
-)
-
-// NewFileStore returns a FileStore keeping its files in dir, which is
-// created when a Save or TryLock needs it. An empty dir means the
-// directory "recitaloauth" in [os.UserCacheDir] (%LocalAppData% on
-// Windows); when that is unknown, or dir cannot be made absolute, every
-// call returns the error.
-func NewFileStore(dir string) *FileStore {
+// New returns a Store keeping its files in dir, which is created when a
+// Save or TryLock needs it. An empty dir means the directory
+// "recitaloauth" in [os.UserCacheDir] (%LocalAppData% on Windows); when
+// that is unknown, or dir cannot be made absolute, every call returns the
+// error.
+func New(dir string) *Store {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
-			return &FileStore{err: fmt.Errorf("recitaloauth: file store: %w", err)}
+			return &Store{err: fmt.Errorf("recitaloauth: file store: %w", err)}
 		}
 		dir = filepath.Join(cache, "recitaloauth")
 	}
@@ -108,15 +55,16 @@ func NewFileStore(dir string) *FileStore {
 	// so that the last element is the directory's own name.
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return &FileStore{err: fmt.Errorf("recitaloauth: file store: %w", err)}
+		return &Store{err: fmt.Errorf("recitaloauth: file store: %w", err)}
 	}
-	return &FileStore{dir: abs}
+	return &Store{dir: abs}
 }
 
 // Load returns the value saved under key, or nil and no error when there
-// is none (nor a directory yet). A file that breaks the rules of trust
-// above, or is larger than 64 KiB, is an error; the next Save replaces it.
-func (s *FileStore) Load(ctx context.Context, key string) ([]byte, error) {
+// is none (nor a directory yet). A file that breaks the rules of Trust in
+// the package documentation, or is larger than 64 KiB, is an error; the
+// next Save replaces it.
+func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, err
 	}
@@ -128,12 +76,13 @@ func (s *FileStore) Load(ctx context.Context, key string) ([]byte, error) {
 	return readPrivate(dir, key+tokenExt)
 }
 
-// Save replaces key's value with value, atomically (see Atomicity above),
-// and flushes it to disk. A value larger than 64 KiB is refused. The file
-// store does not expire values (a caller ignores an expired one), except
-// that an expiry already past removes key's value, as a store that drops
-// values at expiry would have done at once; a zero expiry never expires.
-func (s *FileStore) Save(ctx context.Context, key string, value []byte, expiry time.Time) error {
+// Save replaces key's value with value, atomically (see Atomicity in the
+// package documentation), and flushes it to disk. A value larger than
+// 64 KiB is refused. The file store does not expire values (a caller
+// ignores an expired one), except that an expiry already past removes
+// key's value, as a store that drops values at expiry would have done at
+// once; a zero expiry never expires.
+func (s *Store) Save(ctx context.Context, key string, value []byte, expiry time.Time) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
@@ -175,8 +124,9 @@ func (s *FileStore) Save(ctx context.Context, key string, value []byte, expiry t
 
 // Delete removes key's value if it is still value, and otherwise leaves
 // it; reading, comparing and removing are one step for every process
-// using the directory (see Atomicity above). No value is not an error.
-func (s *FileStore) Delete(ctx context.Context, key string, value []byte) error {
+// using the directory (see Atomicity in the package documentation). No
+// value is not an error.
+func (s *Store) Delete(ctx context.Context, key string, value []byte) error {
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
@@ -201,13 +151,13 @@ func (s *FileStore) Delete(ctx context.Context, key string, value []byte) error 
 // TryLock takes an exclusive lock (flock; LockFileEx on Windows) on the
 // file key.lock without waiting, and reports whether it did. It excludes
 // every other holder: other processes, and other TryLock calls in this
-// process, through this FileStore or another one on the same directory
+// process, through this Store or another one on the same directory
 // (each call opens the file anew, and these locks belong to the open
 // file). unlock closes the file, which releases the lock; so does the end
 // of the process, however it ends, so that a holder that died never
 // blocks the others. ttl is therefore not needed, and ignored: a live
 // holder keeps the lock until it calls unlock.
-func (s *FileStore) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
+func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, false, err
 	}
@@ -229,7 +179,7 @@ func (s *FileStore) TryLock(ctx context.Context, key string, ttl time.Duration) 
 }
 
 // check returns the error that stops any call before it starts.
-func (s *FileStore) check(ctx context.Context, key string) error {
+func (s *Store) check(ctx context.Context, key string) error {
 	if errPlatform != nil {
 		return errPlatform
 	}
@@ -251,10 +201,11 @@ func (s *FileStore) check(ctx context.Context, key string) error {
 var testHookDirOpened func(dir string)
 
 // openDir opens the store's directory, creating it first when create is
-// set, and checks it and its parent (see Trust above); the calls then
-// work relative to the directory opened. It returns nil and no error when
-// the directory does not exist and create is not set.
-func (s *FileStore) openDir(create bool) (*os.Root, error) {
+// set, and checks it and its parent (see Trust in the package
+// documentation); the calls then work relative to the directory opened.
+// It returns nil and no error when the directory does not exist and
+// create is not set.
+func (s *Store) openDir(create bool) (*os.Root, error) {
 	parentPath, name := filepath.Dir(s.dir), filepath.Base(s.dir)
 	if create {
 		if err := os.MkdirAll(parentPath, 0o700); err != nil {

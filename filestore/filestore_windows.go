@@ -1,6 +1,6 @@
 //go:build windows
 
-package recitaloauth
+package filestore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// errPlatform is nil: Windows has what FileStore needs, in other words
+// errPlatform is nil: Windows has what the store needs, in other words
 // than Unix (LockFileEx for flock, security descriptors for owners and
 // modes, FILE_FLAG_OPEN_REPARSE_POINT for O_NOFOLLOW).
 var errPlatform error

@@ -1,6 +1,6 @@
 //go:build windows
 
-package recitaloauth_test
+package filestore_test
 
 import (
 	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/windows"
 
-	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
 )
 
@@ -105,7 +105,7 @@ func withSecurity(t *testing.T, path, sddl string, dir bool, data string) {
 
 // What the store creates is the user's, and open to the user and SYSTEM
 // alone.
-func TestFileStoreWindowsDACL(t *testing.T) {
+func TestWindowsDACL(t *testing.T) {
 	dir := storeDir(t)
 	storeWithFiles(t, dir)
 	me := userSID(t)
@@ -124,7 +124,7 @@ func TestFileStoreWindowsDACL(t *testing.T) {
 
 // A directory or file that others may write (or read, for a file), or a
 // parent in which others may remove entries, is refused.
-func TestFileStoreWindowsRefuses(t *testing.T) {
+func TestWindowsRefuses(t *testing.T) {
 	me := userSID(t)
 	private := "D:P(A;OICI;FA;;;" + me + ")(A;OICI;FA;;;SY)"
 	for _, tt := range []struct {
@@ -173,7 +173,7 @@ func TestFileStoreWindowsRefuses(t *testing.T) {
 				// it derived from the one set, which loses this right.
 				t.Skipf("%s reads back allowing Everyone %#x, not the %#x set: this system does not keep DACLs", path, allowed[everyoneSID], granted)
 			}
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			_, err := s.Load(context.Background(), "k")
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Load: error %v, want one saying %q", err, tt.wantErr)
@@ -200,7 +200,7 @@ func holdLock(t *testing.T, path string) (release func()) {
 // A symbolic link in place of the directory or of a value is refused, and
 // what it points to left alone. Making one needs a privilege (or
 // developer mode), which the test may not have.
-func TestFileStoreWindowsRefusesLinks(t *testing.T) {
+func TestWindowsRefusesLinks(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		link func(dir string) (link string)
@@ -211,7 +211,7 @@ func TestFileStoreWindowsRefusesLinks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			base := tempdir.New(t)
 			dir := filepath.Join(base, "store")
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			if tt.name != "directory" {
 				storetest.Save(t, s, "other", "v") // makes the directory
 			}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package recitaloauth_test
+package filestore_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
 )
 
@@ -30,7 +30,7 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func TestFileStoreModes(t *testing.T) {
+func TestModes(t *testing.T) {
 	dir := filepath.Join(storeDir(t), "nested")
 	storeWithFiles(t, dir)
 
@@ -56,7 +56,7 @@ func TestFileStoreModes(t *testing.T) {
 
 // A directory that is not the user's, or that others can write, is
 // refused by every method, and left as it was.
-func TestFileStoreRefusesDirectory(t *testing.T) {
+func TestRefusesDirectory(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		root    bool
@@ -116,7 +116,7 @@ func TestFileStoreRefusesDirectory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			ctx := context.Background()
 			_, loadErr := s.Load(ctx, "k")
 			_, _, lockErr := s.TryLock(ctx, "k", time.Minute)
@@ -150,7 +150,7 @@ func TestFileStoreRefusesDirectory(t *testing.T) {
 
 // A file in the directory that is not the user's private regular file is
 // refused, and left as it was.
-func TestFileStoreRefusesFile(t *testing.T) {
+func TestRefusesFile(t *testing.T) {
 	planted := filepath.Join(t.TempDir(), "planted")
 	if err := os.WriteFile(planted, []byte("planted"), 0o600); err != nil {
 		t.Fatal(err)
@@ -169,12 +169,12 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			chown(t, path, otherUID)
 		}
 	}
-	load := func(s *recitaloauth.FileStore) error { _, err := s.Load(context.Background(), "k"); return err }
-	deleteOp := func(s *recitaloauth.FileStore) error { return s.Delete(context.Background(), "k", []byte("planted")) }
-	save := func(s *recitaloauth.FileStore) error {
+	load := func(s *filestore.Store) error { _, err := s.Load(context.Background(), "k"); return err }
+	deleteOp := func(s *filestore.Store) error { return s.Delete(context.Background(), "k", []byte("planted")) }
+	save := func(s *filestore.Store) error {
 		return s.Save(context.Background(), "k", []byte("v"), time.Now().Add(time.Hour))
 	}
-	tryLock := func(s *recitaloauth.FileStore) error {
+	tryLock := func(s *filestore.Store) error {
 		_, _, err := s.TryLock(context.Background(), "k", time.Minute)
 		return err
 	}
@@ -183,13 +183,13 @@ func TestFileStoreRefusesFile(t *testing.T) {
 		name    string
 		root    bool
 		setup   func(t *testing.T, dir string)
-		ops     map[string]func(*recitaloauth.FileStore) error
+		ops     map[string]func(*filestore.Store) error
 		wantErr string
 	}{
 		{
 			name:    "value is a symbolic link",
 			setup:   symlink("k.token"),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "is a symbolic link",
 		},
 		{
@@ -200,20 +200,20 @@ func TestFileStoreRefusesFile(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "is a symbolic link",
 		},
 		{
 			name:    "value is open to group",
 			setup:   func(t *testing.T, dir string) { writeMode(t, filepath.Join(dir, "k.token"), "planted", 0o640) },
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "open to group or others",
 		},
 		{
 			name:    "value is another user's",
 			root:    true,
 			setup:   othersFile("k.token", "planted"),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "belongs to uid 65534",
 		},
 		{
@@ -221,7 +221,7 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			setup: func(t *testing.T, dir string) {
 				writeMode(t, filepath.Join(dir, "k.token"), strings.Repeat("x", 64<<10+1), 0o600)
 			},
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "larger than 65536 bytes",
 		},
 		{
@@ -231,26 +231,26 @@ func TestFileStoreRefusesFile(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Load": load, "Delete": deleteOp},
+			ops:     map[string]func(*filestore.Store) error{"Load": load, "Delete": deleteOp},
 			wantErr: "not a regular file",
 		},
 		{
 			name:    "lock file is a symbolic link",
 			setup:   symlink("k.lock"),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"TryLock": tryLock},
+			ops:     map[string]func(*filestore.Store) error{"TryLock": tryLock},
 			wantErr: "is a symbolic link",
 		},
 		{
 			name:    "lock file is another user's",
 			root:    true,
 			setup:   othersFile("k.lock", ""),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"TryLock": tryLock},
+			ops:     map[string]func(*filestore.Store) error{"TryLock": tryLock},
 			wantErr: "belongs to uid 65534",
 		},
 		{
 			name:    "mutex file is a symbolic link",
 			setup:   symlink("k.mutex"),
-			ops:     map[string]func(*recitaloauth.FileStore) error{"Save": save},
+			ops:     map[string]func(*filestore.Store) error{"Save": save},
 			wantErr: "is a symbolic link",
 		},
 	} {
@@ -261,7 +261,7 @@ func TestFileStoreRefusesFile(t *testing.T) {
 			dir := storeDir(t)
 			mkdirMode(t, dir, 0o700)
 			tt.setup(t, dir)
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			for op, f := range tt.ops {
 				done := make(chan error, 1)
 				go func() { done <- f(s) }()
@@ -283,7 +283,7 @@ func TestFileStoreRefusesFile(t *testing.T) {
 
 // Save replaces a value file it would not read, and never writes through
 // a link.
-func TestFileStoreSaveReplacesBadValue(t *testing.T) {
+func TestSaveReplacesBadValue(t *testing.T) {
 	planted := filepath.Join(t.TempDir(), "planted")
 	writeMode(t, planted, "planted", 0o600)
 	dir := storeDir(t)
@@ -291,7 +291,7 @@ func TestFileStoreSaveReplacesBadValue(t *testing.T) {
 	if err := os.Symlink(planted, filepath.Join(dir, "k.token")); err != nil {
 		t.Fatal(err)
 	}
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	storetest.Save(t, s, "k", "mine")
 	if got := storetest.Load(t, s, "k"); string(got) != "mine" {
 		t.Errorf("Load after Save over a link = %q, want %q", got, "mine")
@@ -304,12 +304,12 @@ func TestFileStoreSaveReplacesBadValue(t *testing.T) {
 // A directory of the user's that others cannot write is accepted, as
 // mkdir makes it under the usual umasks: the values are sealed and the
 // files 0600, so others reading the names in it learn nothing.
-func TestFileStoreAcceptsDirectory(t *testing.T) {
+func TestAcceptsDirectory(t *testing.T) {
 	for _, mode := range []os.FileMode{0o700, 0o755, 0o750, 0o711} {
 		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
 			dir := storeDir(t)
 			mkdirMode(t, dir, mode)
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			ctx := context.Background()
 			if err := s.Save(ctx, "k", []byte("v"), time.Now().Add(time.Hour)); err != nil {
 				t.Fatalf("Save: %v", err)
@@ -337,7 +337,7 @@ func TestFileStoreAcceptsDirectory(t *testing.T) {
 // root or the user may write it, or when it is sticky (as /tmp is) and
 // root's or the user's. The tests run as root, so "another user" is uid
 // 65534.
-func TestFileStoreParent(t *testing.T) {
+func TestParent(t *testing.T) {
 	needRoot(t)
 	for _, tt := range []struct {
 		name    string
@@ -360,7 +360,7 @@ func TestFileStoreParent(t *testing.T) {
 			mkdirMode(t, parent, tt.mode)
 			chown(t, parent, tt.uid)
 			dir := filepath.Join(parent, "store")
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			ctx := context.Background()
 			saveErr := s.Save(ctx, "k", []byte("v"), time.Now().Add(time.Hour))
 			_, loadErr := s.Load(ctx, "k")
@@ -385,14 +385,14 @@ func TestFileStoreParent(t *testing.T) {
 }
 
 // parentChildEnv names the store directory in which the child process of
-// TestFileStoreParentForUser saves and loads.
+// TestParentForUser saves and loads.
 const parentChildEnv = "RECITALOAUTH_TEST_PARENT_CHILD"
 
 // A user who is not root may keep the store in a sticky directory of
 // root's, as /tmp is, but not in one that is not sticky, nor in a sticky
 // one of another user's. The test runs itself again as uid 65534, from a
 // copy of its binary that user may run, to be that user.
-func TestFileStoreParentForUser(t *testing.T) {
+func TestParentForUser(t *testing.T) {
 	if dir := os.Getenv(parentChildEnv); dir != "" {
 		parentChild(dir)
 		return
@@ -434,7 +434,7 @@ func TestFileStoreParentForUser(t *testing.T) {
 				t.Fatal(err)
 			}
 			chown(t, parent, tt.uid)
-			child := exec.Command(bin, "-test.run=^TestFileStoreParentForUser$")
+			child := exec.Command(bin, "-test.run=^TestParentForUser$")
 			// GOCOVERDIR, set under go test -cover, is the parent's and
 			// closed to the child: the child writes its counters (unused)
 			// to a directory of its own, or fails at exit.
@@ -456,7 +456,7 @@ func TestFileStoreParentForUser(t *testing.T) {
 // parentChild is the child's side: save and load in dir, and say "ok" or
 // the error.
 func parentChild(dir string) {
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	err := s.Save(context.Background(), "k", []byte("v"), time.Now().Add(time.Hour))
 	if err == nil {
 		var got []byte
@@ -489,15 +489,15 @@ func worldReadableDir(t *testing.T) string {
 
 // Another process swaps the store's directory for a symbolic link and
 // back, again and again, while the store saves: whatever each call
-// does, nothing lands in the link's target. (TestFileStoreDirectorySwapped
+// does, nothing lands in the link's target. (TestDirectorySwapped
 // puts the swap at the worst moment; this one races it for real.)
-func TestFileStoreDirectorySwappedConcurrently(t *testing.T) {
+func TestDirectorySwappedConcurrently(t *testing.T) {
 	base := t.TempDir()
 	dir, moved, target := filepath.Join(base, "store"), filepath.Join(base, "moved"), filepath.Join(base, "target")
 	if err := os.Mkdir(target, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	storetest.Save(t, s, "k", "mine")
 
 	done := make(chan struct{})
@@ -590,15 +590,15 @@ func owner(info os.FileInfo) uint32 {
 	return info.Sys().(*syscall.Stat_t).Uid
 }
 
-// TestFileStoreMutexWaitSleeps: a Save waiting for a key's mutex that
+// TestMutexWaitSleeps: a Save waiting for a key's mutex that
 // another process holds sleeps between its looks (up to 20 ms apart), so
 // that a wait of up to 2 s does not keep a core busy: over 400 ms of
 // waiting, the process uses less than a tenth of that in CPU time (a
 // few milliseconds; a loop that looks without sleeping, several times
 // more even on a loaded machine).
-func TestFileStoreMutexWaitSleeps(t *testing.T) {
+func TestMutexWaitSleeps(t *testing.T) {
 	dir := storeDir(t)
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	storetest.Save(t, s, "k", "old")
 	defer holdLock(t, filepath.Join(dir, "k.mutex"))()
 	const wait = 400 * time.Millisecond

@@ -1,4 +1,4 @@
-package recitaloauth_test
+package filestore_test
 
 import (
 	"bufio"
@@ -20,8 +20,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
+	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storetest"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
+)
+
+// Compile-time checks that Store is what its documentation says. They
+// live in the tests because the package itself does not import
+// recitaloauth: recitaloauth's own tests import it, which would be a
+// cycle.
+var (
+	_ recitaloauth.Store  = (*filestore.Store)(nil)
+	_ recitaloauth.Locker = (*filestore.Store)(nil)
 )
 
 // storeDir is a store directory that does not exist yet, in a test's own
@@ -31,11 +41,11 @@ func storeDir(t *testing.T) string {
 	return filepath.Join(tempdir.New(t), "store")
 }
 
-// storeWithFiles is a FileStore in dir that has made every file it makes
+// storeWithFiles is a Store in dir that has made every file it makes
 // for key "k": the value, the lock and the lock's mutex.
-func storeWithFiles(t *testing.T, dir string) *recitaloauth.FileStore {
+func storeWithFiles(t *testing.T, dir string) *filestore.Store {
 	t.Helper()
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	storetest.Save(t, s, "k", "v")
 	unlock, ok, err := s.TryLock(context.Background(), "k", time.Minute)
 	if !ok || err != nil {
@@ -45,21 +55,21 @@ func storeWithFiles(t *testing.T, dir string) *recitaloauth.FileStore {
 	return s
 }
 
-// TestFileStoreContract runs the contract of Store and Locker that the
-// redis store runs too; the tests below check what only the file store
-// promises.
-func TestFileStoreContract(t *testing.T) {
+// TestContract runs the contract of recitaloauth's Store and Locker that
+// the redis store runs too; the tests below check what only the file
+// store promises.
+func TestContract(t *testing.T) {
 	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	storetest.Run(t, func(t *testing.T) (store, peer recitaloauth.Store) {
 		dir := storeDir(t)
-		return recitaloauth.NewFileStore(dir), recitaloauth.NewFileStore(dir)
+		return filestore.New(dir), filestore.New(dir)
 	})
 }
 
-// NewFileStore("") keeps its files in "recitaloauth" in the user's cache
+// New("") keeps its files in "recitaloauth" in the user's cache
 // directory: $XDG_CACHE_HOME or ~/.cache on Linux, %LocalAppData% on
 // Windows, ~/Library/Caches on macOS.
-func TestFileStoreDefaultDirectory(t *testing.T) {
+func TestDefaultDirectory(t *testing.T) {
 	cache := tempdir.New(t)
 	switch runtime.GOOS {
 	case "windows":
@@ -73,7 +83,7 @@ func TestFileStoreDefaultDirectory(t *testing.T) {
 	default:
 		t.Setenv("XDG_CACHE_HOME", cache)
 	}
-	storetest.Save(t, recitaloauth.NewFileStore(""), "k", "v")
+	storetest.Save(t, filestore.New(""), "k", "v")
 	if got, err := os.ReadFile(filepath.Join(cache, "recitaloauth", "k.token")); string(got) != "v" || err != nil {
 		t.Errorf("the default store's value file holds %q (%v), want %q", got, err, "v")
 	}
@@ -81,9 +91,9 @@ func TestFileStoreDefaultDirectory(t *testing.T) {
 
 // Load and Delete find no value without making the directory: only Save
 // and TryLock need it.
-func TestFileStoreMissingDirectory(t *testing.T) {
+func TestMissingDirectory(t *testing.T) {
 	dir := storeDir(t)
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	ctx := context.Background()
 
 	got, err := s.Load(ctx, "k")
@@ -100,11 +110,11 @@ func TestFileStoreMissingDirectory(t *testing.T) {
 
 // A reader that loads while another process replaces the value sees the
 // old value or the new one, whole, and no temporary file stays behind.
-func TestFileStoreAtomicReplace(t *testing.T) {
+func TestAtomicReplace(t *testing.T) {
 	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	dir := storeDir(t)
 	values := [][]byte{bytes.Repeat([]byte("a"), 40<<10), bytes.Repeat([]byte("b"), 60<<10)}
-	writer := recitaloauth.NewFileStore(dir)
+	writer := filestore.New(dir)
 	storetest.Save(t, writer, "k", string(values[0]))
 
 	done := make(chan struct{})
@@ -112,7 +122,7 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 	var loads [2]atomic.Int64 // of each value, whole
 	var readerFailed atomic.Bool
 	wg.Go(func() {
-		reader := recitaloauth.NewFileStore(dir)
+		reader := filestore.New(dir)
 		defer readerFailed.Store(true) // unless done, which ends the saves first
 		for {
 			select {
@@ -167,8 +177,8 @@ func TestFileStoreAtomicReplace(t *testing.T) {
 	}
 }
 
-func TestFileStoreExpiry(t *testing.T) {
-	s := recitaloauth.NewFileStore(storeDir(t))
+func TestExpiry(t *testing.T) {
+	s := filestore.New(storeDir(t))
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name   string
@@ -191,10 +201,10 @@ func TestFileStoreExpiry(t *testing.T) {
 	}
 }
 
-// TestFileStoreValueLimit: a value of 64 KiB is saved and loaded back
+// TestValueLimit: a value of 64 KiB is saved and loaded back
 // whole; one byte more is refused.
-func TestFileStoreValueLimit(t *testing.T) {
-	s := recitaloauth.NewFileStore(storeDir(t))
+func TestValueLimit(t *testing.T) {
+	s := filestore.New(storeDir(t))
 	limit := bytes.Repeat([]byte("v"), 64<<10)
 	if err := s.Save(context.Background(), "k", limit, time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("Save of 64 KiB: %v", err)
@@ -210,25 +220,25 @@ func TestFileStoreValueLimit(t *testing.T) {
 
 // Save and Delete wait for the key's mutex file, which another process
 // may hold, and stop waiting when their context ends.
-func TestFileStoreMutexWaitCancelled(t *testing.T) {
+func TestMutexWaitCancelled(t *testing.T) {
 	t.Parallel() // real waits and disk writes: overlaps the other slow tests
 	for _, tt := range []struct {
 		name string
-		op   func(ctx context.Context, s *recitaloauth.FileStore) error
+		op   func(ctx context.Context, s *filestore.Store) error
 	}{
-		{"Save", func(ctx context.Context, s *recitaloauth.FileStore) error {
+		{"Save", func(ctx context.Context, s *filestore.Store) error {
 			return s.Save(ctx, "k", []byte("new"), time.Now().Add(time.Hour))
 		}},
-		{"Save with a past expiry", func(ctx context.Context, s *recitaloauth.FileStore) error {
+		{"Save with a past expiry", func(ctx context.Context, s *filestore.Store) error {
 			return s.Save(ctx, "k", []byte("new"), time.Now().Add(-time.Hour))
 		}},
-		{"Delete", func(ctx context.Context, s *recitaloauth.FileStore) error {
+		{"Delete", func(ctx context.Context, s *filestore.Store) error {
 			return s.Delete(ctx, "k", []byte("old"))
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := storeDir(t)
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			storetest.Save(t, s, "k", "old")
 			defer holdLock(t, filepath.Join(dir, "k.mutex"))()
 
@@ -251,9 +261,9 @@ func TestFileStoreMutexWaitCancelled(t *testing.T) {
 
 // A bad key, refused (see the contract's BadKeys), makes no file in the
 // directory nor beside it.
-func TestFileStoreBadKeysMakeNoFiles(t *testing.T) {
+func TestBadKeysMakeNoFiles(t *testing.T) {
 	dir := storeDir(t)
-	s := recitaloauth.NewFileStore(dir)
+	s := filestore.New(dir)
 	storetest.Save(t, s, "good-Key-09", "v")
 	ctx := context.Background()
 	for _, key := range storetest.BadKeys {
@@ -277,13 +287,13 @@ func TestFileStoreBadKeysMakeNoFiles(t *testing.T) {
 }
 
 // lockChildEnv names the directory in which the child process of
-// TestFileStoreLockAcrossProcesses takes the lock.
+// TestLockAcrossProcesses takes the lock.
 const lockChildEnv = "RECITALOAUTH_TEST_LOCK_CHILD"
 
-// TestFileStoreLockAcrossProcesses runs this test binary again as a child
+// TestLockAcrossProcesses runs this test binary again as a child
 // that takes the lock, and checks that this process cannot take it until
 // the child unlocks it, or dies without unlocking.
-func TestFileStoreLockAcrossProcesses(t *testing.T) {
+func TestLockAcrossProcesses(t *testing.T) {
 	if dir := os.Getenv(lockChildEnv); dir != "" {
 		lockChild(dir)
 		return
@@ -305,7 +315,7 @@ func TestFileStoreLockAcrossProcesses(t *testing.T) {
 			dir := storeDir(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFileStoreLockAcrossProcesses$")
+			child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLockAcrossProcesses$")
 			child.Env = append(os.Environ(), lockChildEnv+"="+dir,
 				"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0") // the race detector's 1 s pause at exit
 			var stderr bytes.Buffer
@@ -331,7 +341,7 @@ func TestFileStoreLockAcrossProcesses(t *testing.T) {
 			stdout := bufio.NewScanner(pipe)
 			waitLine(t, stdout, "locked")
 
-			s := recitaloauth.NewFileStore(dir)
+			s := filestore.New(dir)
 			if _, ok, err := s.TryLock(ctx, "k", time.Minute); ok || err != nil {
 				t.Fatalf("TryLock while the child holds the lock = %v, %v; want false, nil", ok, err)
 			}
@@ -349,7 +359,7 @@ func TestFileStoreLockAcrossProcesses(t *testing.T) {
 // say so, and exit when stdin closes.
 func lockChild(dir string) {
 	stdin := bufio.NewReader(os.Stdin)
-	unlock, ok, err := recitaloauth.NewFileStore(dir).TryLock(context.Background(), "k", time.Minute)
+	unlock, ok, err := filestore.New(dir).TryLock(context.Background(), "k", time.Minute)
 	if !ok || err != nil {
 		fmt.Fprintf(os.Stderr, "child: TryLock = %v, %v\n", ok, err)
 		os.Exit(2)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package recitaloauth
+package filestore
 
 import (
 	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
@@ -20,26 +20,26 @@ import (
 // for a symbolic link after the store checked it: the call still works
 // on the directory it checked, and nothing is read from, written to or
 // left in the link's target.
-func TestFileStoreDirectorySwapped(t *testing.T) {
+func TestDirectorySwapped(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		op   func(s *FileStore) (string, error)
+		op   func(s *Store) (string, error)
 		want string // what op returns
 	}{
-		{"Load", func(s *FileStore) (string, error) {
+		{"Load", func(s *Store) (string, error) {
 			v, err := s.Load(context.Background(), "k")
 			return string(v), err
 		}, "mine"},
-		{"Save", func(s *FileStore) (string, error) {
+		{"Save", func(s *Store) (string, error) {
 			return "", s.Save(context.Background(), "k", []byte("new"), time.Now().Add(time.Hour))
 		}, ""},
-		{"Save with a past expiry", func(s *FileStore) (string, error) {
+		{"Save with a past expiry", func(s *Store) (string, error) {
 			return "", s.Save(context.Background(), "k", []byte("new"), time.Now().Add(-time.Hour))
 		}, ""},
-		{"Delete", func(s *FileStore) (string, error) {
+		{"Delete", func(s *Store) (string, error) {
 			return "", s.Delete(context.Background(), "k", []byte("planted"))
 		}, ""},
-		{"TryLock", func(s *FileStore) (string, error) {
+		{"TryLock", func(s *Store) (string, error) {
 			unlock, _, err := s.TryLock(context.Background(), "k", time.Minute)
 			if unlock != nil {
 				unlock()
@@ -50,7 +50,7 @@ func TestFileStoreDirectorySwapped(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			base := tempdir.New(t)
 			dir, moved, target := filepath.Join(base, "store"), filepath.Join(base, "moved"), filepath.Join(base, "target")
-			s := NewFileStore(dir)
+			s := New(dir)
 			if err := s.Save(context.Background(), "k", []byte("mine"), time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}

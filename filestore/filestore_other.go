@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package recitaloauth
+package filestore
 
 import (
 	"context"
@@ -9,12 +9,12 @@ import (
 	"os"
 )
 
-// errPlatform is what every FileStore call returns on a system that is
+// errPlatform is what every Store call returns on a system that is
 // neither Unix nor Windows (plan9, js/wasm, wasip1): without a file lock
 // that dies with its process the store could not keep processes apart,
 // and without file owners and modes or ACLs it could not tell a private
 // directory from a shared one.
-var errPlatform = errors.New("recitaloauth: FileStore needs a Unix system or Windows (file locks, owners and permissions)")
+var errPlatform = errors.New("recitaloauth: file store: needs a Unix system or Windows (file locks, owners and permissions)")
 
 func openExisting(*os.Root, string, int) (*os.File, error) { return nil, errPlatform }
 
