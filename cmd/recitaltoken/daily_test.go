@@ -44,6 +44,19 @@ func TestStatus(t *testing.T) {
 	f.wantLogins(1)
 }
 
+// TestStatusDefaultLoginHost: without RECITAL_AUTH_URL, -status names
+// the host of the library's default login URL (no login is made).
+func TestStatusDefaultLoginHost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	delete(f.env, "RECITAL_AUTH_URL")
+	r := f.run("", "-status")
+	if !strings.Contains(r.Stdout, "\nlogin: extract.auth.recital.ai\n") {
+		t.Errorf("-status without RECITAL_AUTH_URL: stdout %q; want the default login host", r.Stdout)
+	}
+	f.wantLogins(0)
+}
+
 // TestStatusShortToken: a cached token with less than a minute to live
 // is shown, and -status exits 1: the next run would log in.
 func TestStatusShortToken(t *testing.T) {

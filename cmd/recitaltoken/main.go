@@ -415,7 +415,7 @@ func (r runner) status() int {
 	}
 	cfg := r.account.cfg
 	fmt.Fprintln(w, "user:  "+cfg.Username)
-	fmt.Fprintln(w, "login: "+loginHost(cfg.AuthURL))
+	fmt.Fprintln(w, "login: "+loginHost(cfg.LoginURL()))
 	where := "?"
 	if fs, ok := cfg.Store.(*recitaloauth.FileStore); ok {
 		dir, err := fs.Dir()
@@ -469,9 +469,9 @@ func writable(ctx context.Context, store recitaloauth.Store) error {
 	return err
 }
 
-// loginHost is the host the login goes to.
-func loginHost(authURL string) string {
-	u, err := url.Parse(cmp.Or(authURL, recitaloauth.DefaultAuthURL))
+// loginHost is loginURL's host.
+func loginHost(loginURL string) string {
+	u, err := url.Parse(loginURL)
 	if err != nil {
 		return "?"
 	}
