@@ -65,14 +65,12 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"io"
 	"log/slog"
 	"net/url"
@@ -84,8 +82,8 @@ import (
 
 	"github.com/seed9ffb1f9c/recitaloauth"
 	envvar "github.com/seed9ffb1f9c/recitaloauth/internal/env"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"golang.org/x/oauth2"
-	"golang.org/x/term"
 )
 
 // Exit codes.
@@ -101,9 +99,6 @@ const envAPIURL = "RECITAL_API_URL"
 // minLife is the least a printed token has left to live: a script uses
 // it after this process has exited, and cannot refresh it.
 const minLife = time.Minute
-
-// maxPasswordLine bounds what -password-stdin reads.
-const maxPasswordLine = 4 << 10
 
 func main() {
 	// The same ctx serves the source: Ctrl-C also ends a wait for another
@@ -285,20 +280,6 @@ type account struct {
 	src     oauth2.TokenSource
 }
 
-// readSettings reads the environment by the library's rules, asking for
-// the password on a terminal. Its errors are configuration errors:
-// nothing has been sent yet.
-func readSettings(ctx context.Context, opts options, env surroundings) (envvar.Settings, error) {
-	sources := envvar.Sources{Getenv: env.getenv, LogTo: env.stderr}
-	if opts.passwordStdin {
-		sources.Password = func() (string, error) { return readPassword(env.stdin) }
-		sources.PasswordFrom = "-password-stdin"
-	} else if f, ok := env.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		sources.Prompt = func(username string) (string, error) { return prompt(ctx, f, env.stderr, username) }
-	}
-	return envvar.Read(sources)
-}
-
 // newAccount makes the run's source for s; ctx serves its logins.
 func newAccount(ctx context.Context, opts options, env surroundings, s envvar.Settings) *account {
 	if s.ServiceToken != "" {
@@ -313,42 +294,6 @@ func newAccount(ctx context.Context, opts options, env surroundings, s envvar.Se
 	}
 	cfg.LoginTimeout = opts.timeout
 	return &account{cfg: cfg, src: cfg.TokenSource(ctx)}
-}
-
-// prompt asks for username's password on the terminal tty, without echo.
-// Echo goes off before the wait, not inside the goroutine that reads, so
-// that every way out of the wait puts it back after it went off: the
-// password typed, an error, or Ctrl-C or SIGTERM (ctx), which end the
-// wait at once and leave the read blocked (the process is exiting).
-func prompt(ctx context.Context, tty *os.File, w io.Writer, username string) (string, error) {
-	restore, err := echoOff(int(tty.Fd()))
-	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
-	}
-	defer restore()
-	fmt.Fprintf(w, "Password for %s: ", username)
-	type typed struct {
-		pass string
-		err  error
-	}
-	done := make(chan typed, 1)
-	go func() {
-		pass, err := passwordLine(tty)
-		done <- typed{pass, err}
-	}()
-	defer fmt.Fprintln(w) // the Enter typed was not echoed
-	select {
-	case t := <-done:
-		switch {
-		case t.err != nil:
-			return "", fmt.Errorf("reading the password: %w", t.err)
-		case t.pass == "":
-			return "", errors.New("no password typed")
-		}
-		return t.pass, nil
-	case <-ctx.Done():
-		return "", fmt.Errorf("no password typed: %w", context.Cause(ctx))
-	}
 }
 
 // runner runs one of the command's modes.
@@ -478,33 +423,6 @@ func (r runner) failed(code int) int {
 }
 
 func (r runner) timedOut() bool { return errors.Is(context.Cause(r.ctx), errTimedOut) }
-
-// readPassword reads -password-stdin's password from r.
-func readPassword(r io.Reader) (string, error) {
-	line, err := passwordLine(r)
-	if err != nil {
-		return "", fmt.Errorf("-password-stdin: %w", err)
-	}
-	if line == "" {
-		return "", errors.New("-password-stdin: standard input holds no password")
-	}
-	return line, nil
-}
-
-// passwordLine reads a password: the first line of r, without its "\n"
-// or "\r\n", at most maxPasswordLine bytes.
-func passwordLine(r io.Reader) (string, error) {
-	// Two bytes more than the longest password: room for "\r\n".
-	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine+2)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if len(line) > maxPasswordLine {
-		return "", fmt.Errorf("the first line is longer than %d bytes", maxPasswordLine)
-	}
-	return line, nil
-}
 
 // printToken writes the token, or its JSON, and a newline.
 func printToken(w io.Writer, tok *oauth2.Token, asJSON bool) error {
