@@ -8,7 +8,7 @@ import "github.com/seed9ffb1f9c/recitaloauth"
 func storeDirHelp() string {
 	dir, err := recitaloauth.NewFileStore("").Dir()
 	if err != nil {
-		return "none: " + message(err)
+		return "none: " + err.Error()
 	}
 	return dir
 }

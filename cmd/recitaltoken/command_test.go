@@ -147,7 +147,7 @@ func TestErrors(t *testing.T) {
 	// taken by another test's server meanwhile.
 	const downAuthURL = "http://127.0.0.1:1/auth/api/v1/login/?noAuth=true"
 
-	const noCredentials = "recitaltoken: no credentials in the environment: set RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD\n"
+	const noCredentials = "recitaltoken: recitaloauth: no credentials in the environment: set RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD\n"
 	tests := []struct {
 		name       string
 		setup      func(*fixture)
@@ -162,35 +162,35 @@ func TestErrors(t *testing.T) {
 			name:       "wrong password",
 			setup:      func(f *fixture) { f.env["RECITAL_PASSWORD"] = "Tr0ub4dor&3" },
 			wantCode:   1,
-			wantStderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n",
+			wantStderr: "recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n",
 			wantLogins: 1,
 		},
 		{
 			name:       "unknown user",
 			setup:      func(f *fixture) { f.env["RECITAL_USERNAME"] = "bob@example.com" },
 			wantCode:   1,
-			wantStderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n",
+			wantStderr: "recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n",
 			wantLogins: 1,
 		},
 		{
 			name:       "account locked",
 			setup:      func(f *fixture) { f.server.FailLogins(1, http.StatusForbidden, `{"detail":"Account locked"}`) },
 			wantCode:   1,
-			wantStderr: "recitaltoken: login refused: 403 Forbidden: Account locked\n",
+			wantStderr: "recitaltoken: recitaloauth: login refused: 403 Forbidden: Account locked\n",
 			wantLogins: 1,
 		},
 		{
 			name:       "server down",
 			setup:      func(f *fixture) { f.env["RECITAL_AUTH_URL"] = downAuthURL },
 			wantCode:   1,
-			wantStderr: "recitaltoken: login failed: ",
+			wantStderr: "recitaltoken: recitaloauth: login failed: ",
 			wantPrefix: true,
 		},
 		{
 			name:       "password not UTF-8",
 			setup:      func(f *fixture) { f.env["RECITAL_PASSWORD"] = "caf\xe9" },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_PASSWORD is not valid UTF-8: the server would read another one\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_PASSWORD is not valid UTF-8: the server would read another one\n",
 		},
 		{
 			name:       "password on stdin not UTF-8",
@@ -198,13 +198,13 @@ func TestErrors(t *testing.T) {
 			stdin:      "caf\xe9\n",
 			args:       []string{"-password-stdin"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: -password-stdin is not valid UTF-8: the server would read another one\n",
+			wantStderr: "recitaltoken: recitaloauth: -password-stdin is not valid UTF-8: the server would read another one\n",
 		},
 		{
 			name:       "username not UTF-8",
 			setup:      func(f *fixture) { f.env["RECITAL_USERNAME"] = "jos\xe9" },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_USERNAME is not valid UTF-8: the server would read another one\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_USERNAME is not valid UTF-8: the server would read another one\n",
 		},
 		{
 			name:       "-status with -logout",
@@ -242,39 +242,39 @@ func TestErrors(t *testing.T) {
 			name:       "no password",
 			setup:      func(f *fixture) { delete(f.env, "RECITAL_PASSWORD") },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n",
 		},
 		{
 			name:       "no username",
 			setup:      func(f *fixture) { delete(f.env, "RECITAL_USERNAME") },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_PASSWORD is set but RECITAL_USERNAME is not\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_PASSWORD is set but RECITAL_USERNAME is not\n",
 		},
 		{
 			name:       "malformed service token",
 			setup:      func(f *fixture) { f.env["RECITAL_API_TOKEN"] = "two words" },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_API_TOKEN has characters a bearer token cannot have\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_API_TOKEN has characters a bearer token cannot have\n",
 		},
 		{
 			name:       "auth URL in clear text",
 			setup:      func(f *fixture) { f.env["RECITAL_AUTH_URL"] = "http://auth.example/login/" },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_AUTH_URL: refusing to send credentials in clear text to http://auth.example: use https\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_AUTH_URL: refusing to send credentials in clear text to http://auth.example: use https\n",
 		},
 		{
 			name:       "API URL in clear text",
 			setup:      func(f *fixture) { f.env["RECITAL_API_URL"] = "http://api.example/extract/api/v1" },
 			args:       []string{"-check"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_API_URL: refusing to send credentials in clear text to http://api.example: use https\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_API_URL: refusing to send credentials in clear text to http://api.example: use https\n",
 		},
 		{
 			name:       "API URL not absolute",
 			setup:      func(f *fixture) { f.env["RECITAL_API_URL"] = "extract/api/v1" },
 			args:       []string{"-check"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_API_URL is not an absolute URL\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_API_URL is not an absolute URL\n",
 		},
 		{
 			name:       "unknown flag",
@@ -328,7 +328,7 @@ func TestErrors(t *testing.T) {
 			stdin:      "Tr0ub4dor&3\n",
 			args:       []string{"-password-stdin"},
 			wantCode:   1,
-			wantStderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n",
+			wantStderr: "recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n",
 			wantLogins: 1,
 		},
 	}

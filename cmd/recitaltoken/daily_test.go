@@ -247,7 +247,8 @@ func TestTimeout(t *testing.T) {
 }
 
 // TestVerboseOnce: -v says a failed login once (the exit message), never
-// "next try", and no prefix twice.
+// "next try", and no prefix twice: the command's once, the library's
+// once, in its error.
 func TestVerboseOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -257,9 +258,14 @@ func TestVerboseOnce(t *testing.T) {
 	if r.Code != 1 || len(lines) != 1 {
 		t.Fatalf("exit %d, stderr %q; want 1 and one line", r.Code, r.Stderr)
 	}
-	for _, bad := range []string{"login failed: login failed", "next try", "recitaloauth:"} {
+	for _, bad := range []string{"login failed: login failed", "next try"} {
 		if strings.Contains(r.Stderr, bad) {
 			t.Errorf("stderr %q holds %q", r.Stderr, bad)
+		}
+	}
+	for _, prefix := range []string{"recitaltoken: ", "recitaloauth: "} {
+		if n := strings.Count(r.Stderr, prefix); n != 1 {
+			t.Errorf("stderr %q holds %q %d times, want once", r.Stderr, prefix, n)
 		}
 	}
 }
@@ -271,7 +277,7 @@ func TestNoPromptWithoutTerminal(t *testing.T) {
 	f := newFixture(t)
 	delete(f.env, "RECITAL_PASSWORD")
 	r := f.run("")
-	want := result{Code: 2, Stderr: "recitaltoken: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n"}
+	want := result{Code: 2, Stderr: "recitaltoken: recitaloauth: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n"}
 	if r != want {
 		t.Errorf("got %+v, want %+v", r, want)
 	}

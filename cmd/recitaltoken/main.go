@@ -59,7 +59,9 @@
 //	   no credentials, a password that is not UTF-8, a bad URL
 //
 // Messages go to standard error, start with "recitaltoken: ", and never
-// hold the password or a token; -v says each event once. Interrupting a
+// hold the password or a token; an error of the library's keeps its own
+// "recitaloauth: " after it (recitaltoken: recitaloauth: login refused:
+// 401 Unauthorized: ...). -v says each event once. Interrupting a
 // run (Ctrl-C, or SIGTERM) ends it at once, even while it waits for
 // another's login, and a password prompt gives the terminal its echo back.
 package main
@@ -76,7 +78,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -224,7 +225,7 @@ func run(ctx context.Context, args []string, env surroundings) int {
 	settings, err := readSettings(ctx, opts, env)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		fmt.Fprintln(env.stderr, message(err)) // interrupted at the prompt
+		printError(env.stderr, err) // interrupted at the prompt
 		return exitFailure
 	case err != nil:
 		return configError(env.stderr, err)
@@ -327,7 +328,7 @@ func (r runner) refreshToken() int {
 	// A cache that cannot be used is no reason not to log in: the run
 	// goes on without it, as a plain run does.
 	if _, err := r.account.cfg.ForgetStoredToken(r.ctx); err != nil {
-		fmt.Fprintln(r.env.stderr, message(err)+"; logging in all the same")
+		fmt.Fprintf(r.env.stderr, "recitaltoken: %v; logging in all the same\n", err)
 	}
 	return r.print()
 }
@@ -372,7 +373,7 @@ func (r runner) status() int {
 	}
 	tok, err := cfg.StoredToken(r.ctx)
 	if err != nil {
-		fmt.Fprintf(w, "cache: %s: cannot be used: %s\n", where, strings.TrimPrefix(err.Error(), "recitaloauth: "))
+		fmt.Fprintf(w, "cache: %s: cannot be used: %v\n", where, err)
 		fmt.Fprintln(w, "token: unknown")
 		return r.failed(exitFailure)
 	}
@@ -405,11 +406,10 @@ func loginHost(loginURL string) string {
 // fail reports err, naming -timeout if it ended the run, and returns
 // exitFailure.
 func (r runner) fail(err error) int {
-	msg := message(err)
 	if r.timedOut() {
-		msg = "recitaltoken: gave up after -timeout " + r.opts.timeout.String() + ": " + strings.TrimPrefix(msg, "recitaltoken: ")
+		err = fmt.Errorf("gave up after -timeout %v: %w", r.opts.timeout, err)
 	}
-	fmt.Fprintln(r.env.stderr, msg)
+	printError(r.env.stderr, err)
 	return exitFailure
 }
 
@@ -447,12 +447,14 @@ func usageError(stderr io.Writer, msg string) int {
 }
 
 func configError(stderr io.Writer, err error) int {
-	fmt.Fprintln(stderr, message(err))
+	printError(stderr, err)
 	return exitUsage
 }
 
-// message is the line to print for err: the library's errors start with
-// its own prefix, which gives way to the command's.
-func message(err error) string {
-	return "recitaltoken: " + strings.TrimPrefix(err.Error(), "recitaloauth: ")
+// printError writes err as the command's message. The library's errors
+// keep their own prefix, "recitaloauth: ", as errors wrapped in Go do:
+// it says that the library's rules refused, and the command never
+// rewords what it did not write.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "recitaltoken:", err)
 }
