@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -98,42 +96,6 @@ func TestJSON(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("JSON mismatch (-want +got):\n%s", diff)
 			}
-		})
-	}
-}
-
-func TestHelp(t *testing.T) {
-	t.Parallel()
-	for _, arg := range []string{"-h", "-help", "--help"} {
-		t.Run(arg, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			r := f.run("", arg)
-			if r.Code != 0 || r.Stderr != "" {
-				t.Errorf("exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
-			}
-			for _, want := range []string{
-				"usage: recitaltoken",
-				"RECITAL_API_TOKEN", "RECITAL_USERNAME", "RECITAL_PASSWORD", "RECITAL_AUTH_URL", "RECITAL_API_URL",
-			} {
-				if !strings.Contains(r.Stdout, want) {
-					t.Errorf("usage does not mention %q:\n%s", want, r.Stdout)
-				}
-			}
-			// Every flag the command parses, in the usage line and with its
-			// line in the table: the prose mentions some flags too, so
-			// finding a name anywhere would not notice a missing list.
-			usageLine, _, _ := strings.Cut(r.Stdout, "\n")
-			newFlagSet(&options{}, time.Second).VisitAll(func(fl *flag.Flag) {
-				if !regexp.MustCompile(`^usage: recitaltoken .*\[.*-` + regexp.QuoteMeta(fl.Name) + `[] |]`).MatchString(usageLine) {
-					t.Errorf("the usage line %q does not name -%s", usageLine, fl.Name)
-				}
-				line := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(fl.Name) + `( D)? +` + regexp.QuoteMeta(fl.Usage))
-				if !line.MatchString(r.Stdout) {
-					t.Errorf("usage has no table line for -%s:\n%s", fl.Name, r.Stdout)
-				}
-			})
-			f.wantLogins(0)
 		})
 	}
 }

@@ -8,19 +8,19 @@
 //	go install github.com/seed9ffb1f9c/recitaloauth/cmd/recitaltoken@latest
 //
 // With no flags, it prints the access token and a newline, and nothing
-// else, on standard output. The flags:
+// else, on standard output. The flags, as recitaltoken -h lists them:
 //
-//	-check           GET $RECITAL_API_URL/config/ with the token (recital's
-//	                 connection test); the status on stderr, exit 0 on 200
+//	-check           GET $RECITAL_API_URL/config/ with the token; the status on
+//	                 stderr, exit 0 on 200
 //	-json            print access_token, token_type and expiry as JSON
-//	-status          who, login host, cache, the cached token's expiry;
-//	                 never the token, never a login
+//	-status          who, login host, cache, the cached token's expiry; never the
+//	                 token, never a login, never a write
 //	-logout          forget this account's cached token
 //	-refresh         log in now, replace the cached token, print it
 //	-no-cache        neither read nor write the cache: log in every run
 //	-password-stdin  read the password from the first line of stdin
-//	-timeout D       bound the whole run (default 30s, the login timeout)
-//	-v               say on stderr what the run does
+//	-timeout D       bound the whole run, waits and login, to D (default 30s)
+//	-v               say on stderr what the run does, each event once
 //
 // There is no -password flag: a password on the command line shows in ps.
 // With a username set and no password, on a terminal, the command asks
@@ -123,72 +123,6 @@ type surroundings struct {
 	timeout        time.Duration // -timeout's default; 0: the library's login timeout
 }
 
-// options are the command's flags.
-type options struct {
-	check         bool
-	json          bool
-	status        bool
-	logout        bool
-	refresh       bool
-	noCache       bool
-	passwordStdin bool
-	timeout       time.Duration
-	verbose       bool
-}
-
-func newFlagSet(opts *options, timeout time.Duration) *flag.FlagSet {
-	fs := flag.NewFlagSet("recitaltoken", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // run writes the messages, with its prefix
-	fs.BoolVar(&opts.check, "check", false, "GET $"+envAPIURL+"/config/ with the token; the status on stderr, exit 0 on 200")
-	fs.BoolVar(&opts.json, "json", false, "print access_token, token_type and expiry as JSON")
-	fs.BoolVar(&opts.status, "status", false, "who, login host, cache, the cached token's expiry; never the token, never a login")
-	fs.BoolVar(&opts.logout, "logout", false, "forget this account's cached token")
-	fs.BoolVar(&opts.refresh, "refresh", false, "log in now, replace the cached token, print it")
-	fs.BoolVar(&opts.noCache, "no-cache", false, "neither read nor write the cache: log in every run")
-	fs.BoolVar(&opts.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
-	fs.DurationVar(&opts.timeout, "timeout", timeout, "bound the whole run, waits and login")
-	fs.BoolVar(&opts.verbose, "v", false, "say on stderr what the run does")
-	return fs
-}
-
-const shortUsage = "usage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\n"
-
-// printUsage is -h: one line per flag, in the order of the package doc.
-func printUsage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprint(w, shortUsage+`
-recitaltoken prints an access token for recital.ai's APIs on standard output:
-
-  curl -H "Authorization: Bearer $(recitaltoken)" https://extract.api.recital.ai/extract/api/v1/config/
-
-`)
-	for _, name := range []string{"check", "json", "status", "logout", "refresh", "no-cache", "password-stdin", "timeout", "v"} {
-		f := fs.Lookup(name)
-		flagName := "-" + name
-		if name == "timeout" {
-			flagName += " D"
-		}
-		usage := f.Usage
-		if name == "timeout" {
-			usage += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "  %-16s %s\n", flagName, usage)
-	}
-	fmt.Fprint(w, `
-Credentials: RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD
-(asked for on a terminal), with RECITAL_AUTH_URL and RECITAL_LOG, as
-recitaloauth.DefaultTokenSource reads them; `+envAPIURL+` is the API base
-URL for -check. A login's token is cached, sealed with a key derived from
-the password, and reused while it has more than a minute left.
-
-The cache is the library's file store:
-  `+storeDirHelp()+`
-
-Exit status: 0 success; 1 login refused, network failure, timeout, -check
-without 200, cache failure, or no cached token for -status; 2 usage or
-configuration error. Details: go doc github.com/seed9ffb1f9c/recitaloauth/cmd/recitaltoken
-`)
-}
-
 // errTimedOut is the cause of a run that -timeout ended.
 var errTimedOut = errors.New("-timeout reached")
 
@@ -204,13 +138,13 @@ func run(ctx context.Context, args []string, env surroundings) int {
 			printUsage(env.stdout, fs)
 			return exitOK
 		}
-		return usageError(env.stderr, err.Error())
+		return usageError(env.stderr, fs, err.Error())
 	}
-	if msg := opts.conflict(); msg != "" {
-		return usageError(env.stderr, msg)
+	if msg := fs.conflict(opts); msg != "" {
+		return usageError(env.stderr, fs, msg)
 	}
 	if fs.NArg() > 0 {
-		return usageError(env.stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+		return usageError(env.stderr, fs, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 
 	var checkURL string
@@ -245,32 +179,6 @@ func run(ctx context.Context, args []string, env surroundings) int {
 		return r.failed(check(ctx, a.src, checkURL, env.stderr))
 	}
 	return r.print()
-}
-
-// conflict names flags that cannot go together, or is "".
-func (o options) conflict() string {
-	modes := []struct {
-		set  bool
-		name string
-	}{{o.check, "-check"}, {o.json, "-json"}, {o.status, "-status"}, {o.logout, "-logout"}, {o.refresh, "-refresh"}}
-	var set []string
-	for _, m := range modes {
-		if m.set {
-			set = append(set, m.name)
-		}
-	}
-	if len(set) == 2 && set[0] == "-json" && set[1] == "-refresh" {
-		set = set[1:] // -refresh prints the token: as JSON if asked
-	}
-	switch {
-	case len(set) > 1:
-		return set[0] + " and " + set[1] + " cannot be used together"
-	case o.noCache && (o.status || o.logout || o.refresh):
-		return set[0] + " and -no-cache cannot be used together"
-	case o.timeout <= 0:
-		return "-timeout must be positive"
-	}
-	return ""
 }
 
 // account is what the environment describes: a service token, or a
@@ -441,8 +349,8 @@ func printToken(w io.Writer, tok *oauth2.Token, asJSON bool) error {
 	return json.NewEncoder(w).Encode(out)
 }
 
-func usageError(stderr io.Writer, msg string) int {
-	fmt.Fprint(stderr, "recitaltoken: "+msg+"\n"+shortUsage+"Run 'recitaltoken -h' for help.\n")
+func usageError(stderr io.Writer, fs *flagSet, msg string) int {
+	fmt.Fprint(stderr, "recitaltoken: "+msg+"\n"+fs.usageLine()+"Run 'recitaltoken -h' for help.\n")
 	return exitUsage
 }
 
