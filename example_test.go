@@ -120,6 +120,18 @@ func ExampleConfig_Token_refused() {
 	// Output: check the password: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password
 }
 
+// LoginURL says where a Config logs in, its default included: what a
+// status line shows.
+func ExampleConfig_LoginURL() {
+	cfg := &recitaloauth.Config{Username: "ana@example.com"}
+	fmt.Println(cfg.LoginURL())
+	cfg.AuthURL = "https://auth.example.com/login/"
+	fmt.Println(cfg.LoginURL())
+	// Output:
+	// https://extract.auth.recital.ai/auth/api/v1/login/?noAuth=true
+	// https://auth.example.com/login/
+}
+
 // DefaultTokenSource takes the credentials from the environment, as a
 // program run by a CI job or in a container would. Here the variables are
 // set by the example itself.

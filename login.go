@@ -80,7 +80,7 @@ func (c *Config) checkLogin(ctx context.Context) (string, error) {
 	if err := form.Check(c.Username, "the username"); err != nil {
 		return "", err
 	}
-	authURL := c.authURL()
+	authURL := c.LoginURL()
 	if err := cleartext.Check(authURL, "Config.AuthURL"); err != nil {
 		return "", err
 	}

@@ -116,7 +116,10 @@ func (c *Config) Client(ctx context.Context) *http.Client {
 	return NewClient(ctx, c.TokenSource(ctx))
 }
 
-func (c *Config) authURL() string {
+// LoginURL returns the URL c logs in at: AuthURL, or [DefaultAuthURL]
+// when AuthURL is "", for a program that shows where it logs in (the
+// recitaltoken command's -status). Safe for concurrent use.
+func (c *Config) LoginURL() string {
 	if c.AuthURL == "" {
 		return DefaultAuthURL
 	}

@@ -60,7 +60,7 @@ type sharer struct {
 }
 
 func newSharer(config *Config, log *slog.Logger, limits func() storeLimits) *sharer {
-	authURL := config.authURL()
+	authURL := config.LoginURL()
 	locker, _ := config.Store.(Locker)
 	key := storeKey(authURL, config.Username)
 	machine, _ := os.Hostname()

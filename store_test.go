@@ -400,7 +400,7 @@ func TestStoreRefusedToken(t *testing.T) {
 // store budget), or, for a lock held by another process that stopped, a
 // third of the login timeout.
 func TestStoreNeverWorse(t *testing.T) {
-	key := storeKey(testConfig().authURL(), testConfig().Username)
+	key := storeKey(testConfig().LoginURL(), testConfig().Username)
 	tests := []struct {
 		name     string
 		break_   func(*memStore)

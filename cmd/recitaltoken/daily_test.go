@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,7 +24,7 @@ func TestStatus(t *testing.T) {
 	host := strings.TrimPrefix(f.server.URL(), "http://")
 
 	r := f.run("", "-status")
-	want := "user:  " + username + "\nlogin: " + host + "\ncache: " + f.storeDir() + ": works\ntoken: none cached\n"
+	want := "user:  " + username + "\nlogin: " + host + "\ncache: " + f.storeDir() + "\ntoken: none cached\n"
 	if diff := cmp.Diff(result{Code: 1, Stdout: want}, r); diff != "" {
 		t.Errorf("-status before any login (-want +got):\n%s", diff)
 	}
@@ -42,6 +44,61 @@ func TestStatus(t *testing.T) {
 		t.Errorf("expiry %q, %s min left: want UTC RFC 3339 about an hour from now, 59 min", expiry[1], expiry[2])
 	}
 	f.wantLogins(1)
+}
+
+// TestStatusWritesNothing: -status is a question, and leaves the disk
+// as it found it: no store directory made before any login, no file
+// added, changed or removed after one.
+func TestStatusWritesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, when := range []string{"before any login", "after a login"} {
+		if when == "after a login" {
+			f.token()
+		}
+		before := files(t, f.home)
+		if r := f.run("", "-status"); r.Stdout == "" {
+			t.Fatalf("-status %s: exit %d, stderr %q, no status", when, r.Code, r.Stderr)
+		}
+		if diff := cmp.Diff(before, files(t, f.home)); diff != "" {
+			t.Errorf("-status %s changed the files (-before +after):\n%s", when, diff)
+		}
+	}
+}
+
+// files lists what is under root: each file and directory, with its
+// size and modification time.
+func files(t *testing.T, root string) []string {
+	t.Helper()
+	var list []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		list = append(list, fmt.Sprintf("%s %v %d %s", path, info.Mode(), info.Size(), info.ModTime().Format(time.RFC3339Nano)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// TestStatusDefaultLoginHost: without RECITAL_AUTH_URL, -status names
+// the host of the library's default login URL (no login is made).
+func TestStatusDefaultLoginHost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	delete(f.env, "RECITAL_AUTH_URL")
+	r := f.run("", "-status")
+	if !strings.Contains(r.Stdout, "\nlogin: extract.auth.recital.ai\n") {
+		t.Errorf("-status without RECITAL_AUTH_URL: stdout %q; want the default login host", r.Stdout)
+	}
+	f.wantLogins(0)
 }
 
 // TestStatusShortToken: a cached token with less than a minute to live
@@ -190,7 +247,8 @@ func TestTimeout(t *testing.T) {
 }
 
 // TestVerboseOnce: -v says a failed login once (the exit message), never
-// "next try", and no prefix twice.
+// "next try", and no prefix twice: the command's once, the library's
+// once, in its error.
 func TestVerboseOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -200,9 +258,14 @@ func TestVerboseOnce(t *testing.T) {
 	if r.Code != 1 || len(lines) != 1 {
 		t.Fatalf("exit %d, stderr %q; want 1 and one line", r.Code, r.Stderr)
 	}
-	for _, bad := range []string{"login failed: login failed", "next try", "recitaloauth:"} {
+	for _, bad := range []string{"login failed: login failed", "next try"} {
 		if strings.Contains(r.Stderr, bad) {
 			t.Errorf("stderr %q holds %q", r.Stderr, bad)
+		}
+	}
+	for _, prefix := range []string{"recitaltoken: ", "recitaloauth: "} {
+		if n := strings.Count(r.Stderr, prefix); n != 1 {
+			t.Errorf("stderr %q holds %q %d times, want once", r.Stderr, prefix, n)
 		}
 	}
 }
@@ -214,7 +277,7 @@ func TestNoPromptWithoutTerminal(t *testing.T) {
 	f := newFixture(t)
 	delete(f.env, "RECITAL_PASSWORD")
 	r := f.run("")
-	want := result{Code: 2, Stderr: "recitaltoken: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n"}
+	want := result{Code: 2, Stderr: "recitaltoken: recitaloauth: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n"}
 	if r != want {
 		t.Errorf("got %+v, want %+v", r, want)
 	}

@@ -8,19 +8,19 @@
 //	go install github.com/seed9ffb1f9c/recitaloauth/cmd/recitaltoken@latest
 //
 // With no flags, it prints the access token and a newline, and nothing
-// else, on standard output. The flags:
+// else, on standard output. The flags, as recitaltoken -h lists them:
 //
-//	-check           GET $RECITAL_API_URL/config/ with the token (recital's
-//	                 connection test); the status on stderr, exit 0 on 200
+//	-check           GET $RECITAL_API_URL/config/ with the token; the status on
+//	                 stderr, exit 0 on 200
 //	-json            print access_token, token_type and expiry as JSON
-//	-status          who, login host, cache, the cached token's expiry;
-//	                 never the token, never a login
+//	-status          who, login host, cache, the cached token's expiry; never the
+//	                 token, never a login, never a write
 //	-logout          forget this account's cached token
 //	-refresh         log in now, replace the cached token, print it
 //	-no-cache        neither read nor write the cache: log in every run
 //	-password-stdin  read the password from the first line of stdin
-//	-timeout D       bound the whole run (default 30s, the login timeout)
-//	-v               say on stderr what the run does
+//	-timeout D       bound the whole run, waits and login, to D (default 30s)
+//	-v               say on stderr what the run does, each event once
 //
 // There is no -password flag: a password on the command line shows in ps.
 // With a username set and no password, on a terminal, the command asks
@@ -60,34 +60,33 @@
 //	   no credentials, a password that is not UTF-8, a bad URL
 //
 // Messages go to standard error, start with "recitaltoken: ", and never
-// hold the password or a token; -v says each event once. Interrupting a
+// hold the password or a token; an error of the library's keeps its own
+// "recitaloauth: " after it (recitaltoken: recitaloauth: login refused:
+// 401 Unauthorized: ...). -v says each event once. Interrupting a
 // run (Ctrl-C, or SIGTERM) ends it at once, even while it waits for
 // another's login, and a password prompt gives the terminal its echo back.
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	envvar "github.com/seed9ffb1f9c/recitaloauth/internal/env"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"golang.org/x/oauth2"
-	"golang.org/x/term"
 )
 
 // Exit codes.
@@ -103,9 +102,6 @@ const envAPIURL = "RECITAL_API_URL"
 // minLife is the least a printed token has left to live: a script uses
 // it after this process has exited, and cannot refresh it.
 const minLife = time.Minute
-
-// maxPasswordLine bounds what -password-stdin reads.
-const maxPasswordLine = 4 << 10
 
 func main() {
 	// The same ctx serves the source: Ctrl-C also ends a wait for another
@@ -129,72 +125,6 @@ type surroundings struct {
 	timeout        time.Duration // -timeout's default; 0: the library's login timeout
 }
 
-// options are the command's flags.
-type options struct {
-	check         bool
-	json          bool
-	status        bool
-	logout        bool
-	refresh       bool
-	noCache       bool
-	passwordStdin bool
-	timeout       time.Duration
-	verbose       bool
-}
-
-func newFlagSet(opts *options, timeout time.Duration) *flag.FlagSet {
-	fs := flag.NewFlagSet("recitaltoken", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // run writes the messages, with its prefix
-	fs.BoolVar(&opts.check, "check", false, "GET $"+envAPIURL+"/config/ with the token; the status on stderr, exit 0 on 200")
-	fs.BoolVar(&opts.json, "json", false, "print access_token, token_type and expiry as JSON")
-	fs.BoolVar(&opts.status, "status", false, "who, login host, cache, the cached token's expiry; never the token, never a login")
-	fs.BoolVar(&opts.logout, "logout", false, "forget this account's cached token")
-	fs.BoolVar(&opts.refresh, "refresh", false, "log in now, replace the cached token, print it")
-	fs.BoolVar(&opts.noCache, "no-cache", false, "neither read nor write the cache: log in every run")
-	fs.BoolVar(&opts.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
-	fs.DurationVar(&opts.timeout, "timeout", timeout, "bound the whole run, waits and login")
-	fs.BoolVar(&opts.verbose, "v", false, "say on stderr what the run does")
-	return fs
-}
-
-const shortUsage = "usage: recitaltoken [-check | -json | -status | -logout | -refresh] [-no-cache] [-password-stdin] [-timeout D] [-v]\n"
-
-// printUsage is -h: one line per flag, in the order of the package doc.
-func printUsage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprint(w, shortUsage+`
-recitaltoken prints an access token for recital.ai's APIs on standard output:
-
-  curl -H "Authorization: Bearer $(recitaltoken)" https://extract.api.recital.ai/extract/api/v1/config/
-
-`)
-	for _, name := range []string{"check", "json", "status", "logout", "refresh", "no-cache", "password-stdin", "timeout", "v"} {
-		f := fs.Lookup(name)
-		flagName := "-" + name
-		if name == "timeout" {
-			flagName += " D"
-		}
-		usage := f.Usage
-		if name == "timeout" {
-			usage += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "  %-16s %s\n", flagName, usage)
-	}
-	fmt.Fprint(w, `
-Credentials: RECITAL_API_TOKEN, or RECITAL_USERNAME and RECITAL_PASSWORD
-(asked for on a terminal), with RECITAL_AUTH_URL and RECITAL_LOG, as
-recitaloauth.DefaultTokenSource reads them; `+envAPIURL+` is the API base
-URL for -check. A login's token is cached, sealed with a key derived from
-the password, and reused while it has more than a minute left.
-
-The cache is the library's file store:
-  `+storeDirHelp()+`
-
-Exit status: 0 success; 1 login refused, network failure, timeout, -check
-without 200, cache failure, or no cached token for -status; 2 usage or
-configuration error. Details: go doc github.com/seed9ffb1f9c/recitaloauth/cmd/recitaltoken
-`)
-}
-
 // errTimedOut is the cause of a run that -timeout ended.
 var errTimedOut = errors.New("-timeout reached")
 
@@ -210,13 +140,13 @@ func run(ctx context.Context, args []string, env surroundings) int {
 			printUsage(env.stdout, fs)
 			return exitOK
 		}
-		return usageError(env.stderr, err.Error())
+		return usageError(env.stderr, fs, err.Error())
 	}
-	if msg := opts.conflict(); msg != "" {
-		return usageError(env.stderr, msg)
+	if msg := fs.conflict(opts); msg != "" {
+		return usageError(env.stderr, fs, msg)
 	}
 	if fs.NArg() > 0 {
-		return usageError(env.stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+		return usageError(env.stderr, fs, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 
 	var checkURL string
@@ -231,7 +161,7 @@ func run(ctx context.Context, args []string, env surroundings) int {
 	settings, err := readSettings(ctx, opts, env)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		fmt.Fprintln(env.stderr, message(err)) // interrupted at the prompt
+		printError(env.stderr, err) // interrupted at the prompt
 		return exitFailure
 	case err != nil:
 		return configError(env.stderr, err)
@@ -253,52 +183,12 @@ func run(ctx context.Context, args []string, env surroundings) int {
 	return r.print()
 }
 
-// conflict names flags that cannot go together, or is "".
-func (o options) conflict() string {
-	modes := []struct {
-		set  bool
-		name string
-	}{{o.check, "-check"}, {o.json, "-json"}, {o.status, "-status"}, {o.logout, "-logout"}, {o.refresh, "-refresh"}}
-	var set []string
-	for _, m := range modes {
-		if m.set {
-			set = append(set, m.name)
-		}
-	}
-	if len(set) == 2 && set[0] == "-json" && set[1] == "-refresh" {
-		set = set[1:] // -refresh prints the token: as JSON if asked
-	}
-	switch {
-	case len(set) > 1:
-		return set[0] + " and " + set[1] + " cannot be used together"
-	case o.noCache && (o.status || o.logout || o.refresh):
-		return set[0] + " and -no-cache cannot be used together"
-	case o.timeout <= 0:
-		return "-timeout must be positive"
-	}
-	return ""
-}
-
 // account is what the environment describes: a service token, or a
 // login whose cache is cfg.Store.
 type account struct {
 	service bool
 	cfg     *recitaloauth.Config // nil for a service token
 	src     oauth2.TokenSource
-}
-
-// readSettings reads the environment by the library's rules, asking for
-// the password on a terminal. Its errors are configuration errors:
-// nothing has been sent yet.
-func readSettings(ctx context.Context, opts options, env surroundings) (envvar.Settings, error) {
-	sources := envvar.Sources{Getenv: env.getenv, LogTo: env.stderr}
-	if opts.passwordStdin {
-		sources.Password = func() (string, error) { return readPassword(env.stdin) }
-		sources.PasswordFrom = "-password-stdin"
-	} else if f, ok := env.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		sources.Prompt = func(username string) (string, error) { return prompt(ctx, f, env.stderr, username) }
-	}
-	return envvar.Read(sources)
 }
 
 // newAccount makes the run's source for s; ctx serves its logins.
@@ -315,42 +205,6 @@ func newAccount(ctx context.Context, opts options, env surroundings, s envvar.Se
 	}
 	cfg.LoginTimeout = opts.timeout
 	return &account{cfg: cfg, src: cfg.TokenSource(ctx)}
-}
-
-// prompt asks for username's password on the terminal tty, without echo.
-// Echo goes off before the wait, not inside the goroutine that reads, so
-// that every way out of the wait puts it back after it went off: the
-// password typed, an error, or Ctrl-C or SIGTERM (ctx), which end the
-// wait at once and leave the read blocked (the process is exiting).
-func prompt(ctx context.Context, tty *os.File, w io.Writer, username string) (string, error) {
-	restore, err := echoOff(int(tty.Fd()))
-	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
-	}
-	defer restore()
-	fmt.Fprintf(w, "Password for %s: ", username)
-	type typed struct {
-		pass string
-		err  error
-	}
-	done := make(chan typed, 1)
-	go func() {
-		pass, err := passwordLine(tty)
-		done <- typed{pass, err}
-	}()
-	defer fmt.Fprintln(w) // the Enter typed was not echoed
-	select {
-	case t := <-done:
-		switch {
-		case t.err != nil:
-			return "", fmt.Errorf("reading the password: %w", t.err)
-		case t.pass == "":
-			return "", errors.New("no password typed")
-		}
-		return t.pass, nil
-	case <-ctx.Done():
-		return "", fmt.Errorf("no password typed: %w", context.Cause(ctx))
-	}
 }
 
 // runner runs one of the command's modes.
@@ -384,7 +238,7 @@ func (r runner) refreshToken() int {
 	// A cache that cannot be used is no reason not to log in: the run
 	// goes on without it, as a plain run does.
 	if _, err := r.account.cfg.ForgetStoredToken(r.ctx); err != nil {
-		fmt.Fprintln(r.env.stderr, message(err)+"; logging in all the same")
+		fmt.Fprintf(r.env.stderr, "recitaltoken: %v; logging in all the same\n", err)
 	}
 	return r.print()
 }
@@ -407,7 +261,10 @@ func (r runner) logout() int {
 	return exitOK
 }
 
-// status is -status, on stdout: it never prints the token, never logs in.
+// status is -status, on stdout: it never prints the token, never logs in,
+// and writes nothing: it loads the cached token, as a run would, and so
+// tells whether the cache can be read, not whether it can be written
+// (-v on a run says when a save fails).
 func (r runner) status() int {
 	w := r.env.stdout
 	if r.account.service {
@@ -417,25 +274,20 @@ func (r runner) status() int {
 	}
 	cfg := r.account.cfg
 	fmt.Fprintln(w, "user:  "+cfg.Username)
-	fmt.Fprintln(w, "login: "+loginHost(cfg.AuthURL))
+	fmt.Fprintln(w, "login: "+loginHost(cfg.LoginURL()))
 	where := "?"
 	if fs, ok := cfg.Store.(*filestore.Store); ok {
-		dir, err := fs.Dir()
-		where = dir
-		if err != nil {
-			where = message(err)
-		}
+		if dir, err := fs.Dir(); err == nil {
+			where = dir
+		} // else StoredToken fails, saying why
 	}
 	tok, err := cfg.StoredToken(r.ctx)
-	if err == nil {
-		err = writable(r.ctx, cfg.Store)
-	}
 	if err != nil {
-		fmt.Fprintf(w, "cache: %s: cannot be used: %s\n", where, strings.TrimPrefix(err.Error(), "recitaloauth: "))
+		fmt.Fprintf(w, "cache: %s: cannot be used: %v\n", where, err)
 		fmt.Fprintln(w, "token: unknown")
 		return r.failed(exitFailure)
 	}
-	fmt.Fprintf(w, "cache: %s: works\n", where)
+	fmt.Fprintln(w, "cache: "+where)
 	if tok == nil {
 		fmt.Fprintln(w, "token: none cached")
 		return exitFailure
@@ -452,28 +304,9 @@ func (r runner) status() int {
 	return exitOK
 }
 
-// statusProbe names the lock -status takes to see that the cache can be
-// written to, not only read: a read-only cache directory loads (nothing)
-// and fails every save, so every run logs in.
-const statusProbe = "recitaltoken-status"
-
-// writable returns why store cannot be written to, or nil: a store that
-// can lock (the file store makes its directory and a lock file) can save.
-func writable(ctx context.Context, store recitaloauth.Store) error {
-	locker, ok := store.(recitaloauth.Locker)
-	if !ok {
-		return nil
-	}
-	unlock, held, err := locker.TryLock(ctx, statusProbe, time.Second)
-	if held {
-		unlock()
-	}
-	return err
-}
-
-// loginHost is the host the login goes to.
-func loginHost(authURL string) string {
-	u, err := url.Parse(cmp.Or(authURL, recitaloauth.DefaultAuthURL))
+// loginHost is loginURL's host.
+func loginHost(loginURL string) string {
+	u, err := url.Parse(loginURL)
 	if err != nil {
 		return "?"
 	}
@@ -483,11 +316,10 @@ func loginHost(authURL string) string {
 // fail reports err, naming -timeout if it ended the run, and returns
 // exitFailure.
 func (r runner) fail(err error) int {
-	msg := message(err)
 	if r.timedOut() {
-		msg = "recitaltoken: gave up after -timeout " + r.opts.timeout.String() + ": " + strings.TrimPrefix(msg, "recitaltoken: ")
+		err = fmt.Errorf("gave up after -timeout %v: %w", r.opts.timeout, err)
 	}
-	fmt.Fprintln(r.env.stderr, msg)
+	printError(r.env.stderr, err)
 	return exitFailure
 }
 
@@ -501,33 +333,6 @@ func (r runner) failed(code int) int {
 }
 
 func (r runner) timedOut() bool { return errors.Is(context.Cause(r.ctx), errTimedOut) }
-
-// readPassword reads -password-stdin's password from r.
-func readPassword(r io.Reader) (string, error) {
-	line, err := passwordLine(r)
-	if err != nil {
-		return "", fmt.Errorf("-password-stdin: %w", err)
-	}
-	if line == "" {
-		return "", errors.New("-password-stdin: standard input holds no password")
-	}
-	return line, nil
-}
-
-// passwordLine reads a password: the first line of r, without its "\n"
-// or "\r\n", at most maxPasswordLine bytes.
-func passwordLine(r io.Reader) (string, error) {
-	// Two bytes more than the longest password: room for "\r\n".
-	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine+2)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if len(line) > maxPasswordLine {
-		return "", fmt.Errorf("the first line is longer than %d bytes", maxPasswordLine)
-	}
-	return line, nil
-}
 
 // printToken writes the token, or its JSON, and a newline.
 func printToken(w io.Writer, tok *oauth2.Token, asJSON bool) error {
@@ -546,18 +351,20 @@ func printToken(w io.Writer, tok *oauth2.Token, asJSON bool) error {
 	return json.NewEncoder(w).Encode(out)
 }
 
-func usageError(stderr io.Writer, msg string) int {
-	fmt.Fprint(stderr, "recitaltoken: "+msg+"\n"+shortUsage+"Run 'recitaltoken -h' for help.\n")
+func usageError(stderr io.Writer, fs *flagSet, msg string) int {
+	fmt.Fprint(stderr, "recitaltoken: "+msg+"\n"+fs.usageLine()+"Run 'recitaltoken -h' for help.\n")
 	return exitUsage
 }
 
 func configError(stderr io.Writer, err error) int {
-	fmt.Fprintln(stderr, message(err))
+	printError(stderr, err)
 	return exitUsage
 }
 
-// message is the line to print for err: the library's errors start with
-// its own prefix, which gives way to the command's.
-func message(err error) string {
-	return "recitaltoken: " + strings.TrimPrefix(err.Error(), "recitaloauth: ")
+// printError writes err as the command's message. The library's errors
+// keep their own prefix, "recitaloauth: ", as errors wrapped in Go do:
+// it says that the library's rules refused, and the command never
+// rewords what it did not write.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "recitaltoken:", err)
 }

@@ -56,7 +56,7 @@ func TestStoreAccounts(t *testing.T) {
 	// Another password never gets the token the right one stored.
 	f.env["RECITAL_AUTH_URL"] = f.server.AuthURL()
 	f.env["RECITAL_PASSWORD"] = "a new password"
-	want := result{Code: 1, Stderr: "recitaltoken: login refused: 401 Unauthorized: Incorrect username or password\n"}
+	want := result{Code: 1, Stderr: "recitaltoken: recitaloauth: login refused: 401 Unauthorized: Incorrect username or password\n"}
 	if diff := cmp.Diff(want, f.run("")); diff != "" {
 		t.Errorf("run with another password (-want +got):\n%s", diff)
 	}

@@ -1,7 +1,9 @@
 // Package env reads the RECITAL_* variables, by the rules the package
 // documentation of recitaloauth gives at DefaultTokenSource, for it and
 // for the recitaltoken command: one reader, so that both read the same
-// environment the same way.
+// environment the same way. The library calls Read; the command, which
+// may take the password from elsewhere (standard input, a prompt), calls
+// Lookup, puts its password in, and calls Settings.
 package env
 
 import (
@@ -41,83 +43,81 @@ type Settings struct {
 // Sources are where Read looks.
 type Sources struct {
 	Getenv func(string) string
-
-	// Password, when not nil, gives the password in RECITAL_PASSWORD's
-	// place (the command's -password-stdin, which PasswordFrom names in
-	// messages). It is called only when a username is set and no service
-	// token is.
-	Password     func() (string, error)
-	PasswordFrom string
-
-	// Prompt, when not nil, asks for the password of username when a
-	// username is set, no password is, and no service token is (the
-	// command's prompt on a terminal).
-	Prompt func(username string) (string, error)
-
-	// LogTo receives RECITAL_LOG's records.
-	LogTo io.Writer
+	LogTo  io.Writer // receives RECITAL_LOG's records
 }
 
-// Read reads the settings. Its errors are configuration errors, which
-// never hold the password or a token.
+// Read reads the settings: Lookup, then Variables.Settings with the
+// password from RECITAL_PASSWORD. Its errors are configuration errors,
+// which never hold the password or a token.
 func Read(src Sources) (Settings, error) {
-	token := strings.TrimSpace(src.Getenv(APIToken))
-	switch {
-	case token != "" && src.Password != nil:
-		return Settings{}, errors.New("recitaloauth: " + src.PasswordFrom + " cannot be used with " + APIToken + " set")
-	case token != "":
-		if err := bearer.Check(token, APIToken); err != nil {
+	return Lookup(src.Getenv).Settings(Password, src.LogTo)
+}
+
+// Variables are the variables as set; "" is unset.
+type Variables struct {
+	APIToken string // trimmed of white space: a token of white space is unset
+	Username string
+	Password string
+	AuthURL  string
+	Log      string
+}
+
+// Lookup reads the variables with getenv.
+func Lookup(getenv func(string) string) Variables {
+	return Variables{
+		APIToken: strings.TrimSpace(getenv(APIToken)),
+		Username: getenv(Username),
+		Password: getenv(Password),
+		AuthURL:  getenv(AuthURL),
+		Log:      getenv(Log),
+	}
+}
+
+// PasswordMissing reports whether v describes a login that lacks only its
+// password: a username, no password, no service token. A caller with a
+// password from elsewhere (the command's prompt) puts it in v.Password.
+func (v Variables) PasswordMissing() bool {
+	return v.APIToken == "" && v.Username != "" && v.Password == ""
+}
+
+// Settings checks v and returns what it describes. passwordFrom names
+// v.Password in messages: Password, unless the caller put a password from
+// elsewhere in its place. logTo receives RECITAL_LOG's records. Its
+// errors are configuration errors, which never hold the password or a
+// token.
+func (v Variables) Settings(passwordFrom string, logTo io.Writer) (Settings, error) {
+	if v.APIToken != "" { // it wins over a username and password
+		if err := bearer.Check(v.APIToken, APIToken); err != nil {
 			return Settings{}, err
 		}
-		return Settings{ServiceToken: token}, nil
-	}
-	username := src.Getenv(Username)
-	var pass string
-	var err error
-	from := Password // names the password in messages
-	switch {
-	case src.Password != nil && username == "":
-		return Settings{}, errors.New("recitaloauth: " + src.PasswordFrom + " needs " + Username)
-	case src.Password != nil:
-		pass, err = src.Password()
-		from = src.PasswordFrom
-	default:
-		pass = src.Getenv(Password)
-		if pass == "" && username != "" && src.Prompt != nil {
-			pass, err = src.Prompt(username)
-			from = "the password typed"
-		}
-	}
-	if err != nil {
-		return Settings{}, err
+		return Settings{ServiceToken: v.APIToken}, nil
 	}
 	switch {
-	case username == "" && pass == "":
+	case v.Username == "" && v.Password == "":
 		return Settings{}, errors.New("recitaloauth: no credentials in the environment: set " +
 			APIToken + ", or " + Username + " and " + Password)
-	case pass == "":
+	case v.Password == "":
 		return Settings{}, errors.New("recitaloauth: " + Username + " is set but " + Password + " is not")
-	case username == "":
+	case v.Username == "":
 		return Settings{}, errors.New("recitaloauth: " + Password + " is set but " + Username + " is not")
 	}
-	if err := form.Check(pass, from); err != nil {
+	if err := form.Check(v.Password, passwordFrom); err != nil {
 		return Settings{}, err
 	}
-	if err := form.Check(username, Username); err != nil {
+	if err := form.Check(v.Username, Username); err != nil {
 		return Settings{}, err
 	}
-	logger, err := logger(src.Getenv(Log), src.LogTo)
+	logger, err := logger(v.Log, logTo)
 	if err != nil {
 		return Settings{}, err
 	}
-	s := Settings{Username: username, Password: pass, AuthURL: src.Getenv(AuthURL), Logger: logger}
-	if s.AuthURL != "" {
+	if v.AuthURL != "" {
 		// Every login would refuse it: say so now, as a configuration error.
-		if err := cleartext.Check(s.AuthURL, AuthURL); err != nil {
+		if err := cleartext.Check(v.AuthURL, AuthURL); err != nil {
 			return Settings{}, err
 		}
 	}
-	return s, nil
+	return Settings{Username: v.Username, Password: v.Password, AuthURL: v.AuthURL, Logger: logger}, nil
 }
 
 // logger is the logger RECITAL_LOG's value name asks for, or nil.
