@@ -94,7 +94,6 @@ func lifetime(fields map[string]any, access string, started, serverNow time.Time
 	if err != nil || !isJWT {
 		return d, err
 	}
-	// equivalent mutant CONDITIONALS_BOUNDARY: left == d makes d left either way
 	if left := claims.expiry.Sub(started); left < d && d-left <= min(clockAgreement, d/2) {
 		d = left
 	}
@@ -234,7 +233,7 @@ func refused(resp *http.Response, body []byte, password string) error {
 	// The scrub knows JSON's escapes: the answer needs no decoding, and
 	// stays as the server wrote it but for the password.
 	body = scrub.Prefix(body, fastapi.MaxBody)
-	if len(body) > fastapi.MaxBody { // equivalent mutant CONDITIONALS_BOUNDARY: a body of exactly MaxBody bytes is the same cut or not
+	if len(body) > fastapi.MaxBody {
 		body = body[:fastapi.MaxBody]
 	}
 	return &loginError{msg: msg, err: &oauth2.RetrieveError{Response: resp, Body: body}}

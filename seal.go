@@ -122,7 +122,7 @@ func (s *sealer) seal(cred *credential, machine string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	value := make([]byte, headerSize, headerSize+len(plain)+s.aead.Overhead()) // equivalent mutant ARITHMETIC_BASE: only the capacity, which append grows as needed
+	value := make([]byte, headerSize, headerSize+len(plain)+s.aead.Overhead())
 	value[0] = sealVersion
 	copy(value[1:], s.salt)
 	rand.Read(value[1+saltSize : headerSize])
@@ -131,7 +131,7 @@ func (s *sealer) seal(cred *credential, machine string) ([]byte, error) {
 
 // open returns the credential a value holds, or errSealed.
 func (s *sealer) open(value []byte) (*credential, error) {
-	if len(value) < headerSize || value[0] != sealVersion { // equivalent mutant CONDITIONALS_BOUNDARY: a value of headerSize bytes has no tag, so Open refuses it too
+	if len(value) < headerSize || value[0] != sealVersion {
 		return nil, errSealed
 	}
 	salt, aead := value[1:1+saltSize], s.aead
