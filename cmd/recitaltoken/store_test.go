@@ -111,10 +111,13 @@ func TestLongTokenKept(t *testing.T) {
 // one that logs in gives up after the login timeout, and the others, who
 // wait for it (and, after a third of it, try a login of their own, in
 // case the holder is stuck rather than its login), end with it instead of
-// starting a timeout of their own.
+// starting a timeout of their own. The timeout is long enough that a
+// run ending late by a loaded machine's delays (a second or so) is told
+// from one starting a timeout of its own (a third of it later).
 func TestHangingLogin(t *testing.T) {
 	t.Parallel()
-	const runs, timeout = 3, time.Second
+	const runs, timeout = 3, 6 * time.Second
+	const late = timeout + timeout/4 // before timeout + timeout/3: a timeout of its own after the wait
 	f := newFixture(t)
 	f.loginTimeout = timeout
 	f.server.SetLoginDelay(time.Hour)
@@ -133,8 +136,8 @@ func TestHangingLogin(t *testing.T) {
 		if r.Code != 1 || r.Stdout != "" || !strings.HasPrefix(r.Stderr, "recitaltoken: ") {
 			t.Errorf("run %d: exit %d, stdout %q, stderr %q; want 1, nothing, a message", i, r.Code, r.Stdout, r.Stderr)
 		}
-		if took[i] > timeout+timeout/2 {
-			t.Errorf("run %d took %v, want about one login timeout (%v)", i, took[i].Round(time.Millisecond), timeout)
+		if took[i] > late {
+			t.Errorf("run %d took %v, want about one login timeout (%v), under %v", i, took[i].Round(time.Millisecond), timeout, late)
 		}
 	}
 	if n := f.server.Logins(); n < 1 || n > runs {
