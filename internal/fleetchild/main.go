@@ -13,8 +13,9 @@
 //	FLEET_STORE       file:DIR or redis:ADDR; unset: no store
 //	FLEET_FOR         a duration: send GET requests through Config.Client
 //	                  for that long, one every FLEET_EVERY (a duration,
-//	                  20 ms if unset), printing "refused CODE" for each
-//	                  answered other than 200, "failed ERROR" for each
+//	                  20 ms if unset), printing "refused CODE BODY" for
+//	                  each answered other than 200 (BODY: the server's
+//	                  detail, quoted), "failed ERROR" for each
 //	                  without an answer, and "requests N" at the end;
 //	                  "stdin": the same until stdin ends, answering each
 //	                  line read from it (a mark) with "after MARK STATUS"
@@ -22,6 +23,9 @@
 //	                  (STATUS: the code, or "failed"), so that a test
 //	                  waits for the fleet to have acted, however slow the
 //	                  machine; unset: one Token call, printing "token TOKEN"
+//	FLEET_LOG         "debug": the library's records on stderr from Debug
+//	                  up, for a test that shows them when it fails; else
+//	                  from Warn
 //	FLEET_HOSTNAME    a host name to take, in a UTS namespace of the
 //	                  child's own (Linux, root): another machine
 //	FLEET_LOCAL_ADDR  an IP address to dial from (127.0.0.N): that
@@ -59,7 +63,7 @@ func main() {
 		Password: os.Getenv("FLEET_PASSWORD"),
 		AuthURL:  os.Getenv("FLEET_AUTH_URL"),
 		Store:    store(os.Getenv("FLEET_STORE")),
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(os.Getenv("FLEET_LOG"))})),
 	}
 	ctx := context.Background()
 	if addr := os.Getenv("FLEET_LOCAL_ADDR"); addr != "" {
@@ -111,6 +115,13 @@ func main() {
 	fmt.Println("requests", requests)
 }
 
+func logLevel(name string) slog.Level {
+	if name == "debug" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
 // readMarks adds to pending the marks read so far, without waiting for
 // more, and reports whether stdin is still open (always, for nil marks).
 func readMarks(pending []string, marks <-chan string) ([]string, bool) {
@@ -127,7 +138,7 @@ func readMarks(pending []string, marks <-chan string) ([]string, bool) {
 	}
 }
 
-// get sends a GET request to url through client, printing "refused CODE"
+// get sends a GET request to url through client, printing "refused CODE BODY"
 // or "failed ERROR" unless it is answered with 200, and returns its status:
 // the code, or "failed".
 func get(client *http.Client, url string) string {
@@ -136,10 +147,10 @@ func get(client *http.Client, url string) string {
 		fmt.Println("failed", err)
 		return "failed"
 	}
-	io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		fmt.Println("refused", resp.StatusCode)
+		fmt.Printf("refused %d %q\n", resp.StatusCode, body)
 	}
 	return strconv.Itoa(resp.StatusCode)
 }
