@@ -407,3 +407,54 @@ func TestSingleFlightOverSockets(t *testing.T) {
 		}
 	}
 }
+
+// TestJitter: the pauses after failures vary, within their bounds, so
+// that many processes failing together do not retry in step: the
+// back-off between logins takes up to a tenth off, the pause between a
+// login's attempts up to half. 100 draws all equal would mean no jitter
+// (with jitter, the chance is nil).
+func TestJitter(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		pause  func() time.Duration
+		lo, hi time.Duration
+	}{
+		{"back-off after 1 failure", func() time.Duration { return backoff(1) }, firstBackoff * 9 / 10, firstBackoff},
+		{"back-off after 3 failures", func() time.Duration { return backoff(3) }, 4 * firstBackoff * 9 / 10, 4 * firstBackoff},
+		{"back-off at its cap", func() time.Duration { return backoff(40) }, maxBackoff * 9 / 10, maxBackoff},
+		{"first retry", func() time.Duration { return retryPause(1) }, firstRetryPause / 2, firstRetryPause},
+		{"second retry", func() time.Duration { return retryPause(2) }, firstRetryPause, 2 * firstRetryPause},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := map[time.Duration]bool{}
+			for range 100 {
+				d := tt.pause()
+				if d < tt.lo || d > tt.hi {
+					t.Fatalf("pause %v, want %v to %v", d, tt.lo, tt.hi)
+				}
+				seen[d] = true
+			}
+			if len(seen) < 2 {
+				t.Errorf("100 pauses were all %v: no jitter", tt.pause())
+			}
+		})
+	}
+}
+
+// TestCachedTokenAllocations: a cached Token call makes exactly one
+// allocation, the caller's own copy of the token: nothing else on the
+// path allocates.
+func TestCachedTokenAllocations(t *testing.T) {
+	src := newTestSource(newLoginServer())
+	if _, err := src.Token(); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := src.Token(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 1 {
+		t.Errorf("%v allocations per cached Token call, want 1: the copy", allocs)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/seed9ffb1f9c/recitaloauth"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/redistest"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
@@ -36,7 +37,7 @@ var child = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	childDir = dir
+	recitaloauth.AfterTests(func() { tempdir.RemoveAll(dir) })
 	path := filepath.Join(dir, "fleetchild")
 	if runtime.GOOS == "windows" {
 		path += ".exe"
@@ -47,16 +48,6 @@ var child = sync.OnceValues(func() (string, error) {
 	}
 	return path, nil
 })
-
-var childDir string // removed by TestMain
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if childDir != "" {
-		tempdir.RemoveAll(childDir)
-	}
-	os.Exit(code)
-}
 
 const fleetUser, fleetPassword = "fleet@example.com", "fleet-password-Ω"
 

@@ -93,3 +93,12 @@ func jwt(t *testing.T, claims map[string]any) string {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// refusing answers every login 401 with FastAPI's detail.
+func refusing(detail string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"detail":%q}`, detail)
+	})
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"

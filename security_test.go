@@ -486,3 +486,102 @@ func TestUnparsableLocationHoldsNoPassword(t *testing.T) {
 		}
 	}
 }
+
+// longPassword is a password of n bytes in which every 16 bytes are
+// different, so that any part of it that leaks can be found.
+func longPassword(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "pw%05d-", i)
+	}
+	return b.String()[:n]
+}
+
+// TestLongPasswordScrubbed: a password too long for a pattern (over
+// 4 KiB) hides the server's whole detail and body, rather than nothing;
+// one of exactly 4 KiB still gets a pattern, and only it is hidden.
+func TestLongPasswordScrubbed(t *testing.T) {
+	for _, tt := range []struct {
+		name                 string
+		size                 int
+		wantDetail, wantBody string
+	}{
+		{"4 KiB: its own pattern", 4 << 10, "wrong password: [redacted]", `{"detail":"wrong password: [redacted]"}`},
+		{"over 4 KiB: everything hidden", 4<<10 + 1, "[redacted]", "[redacted]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			password := longPassword(tt.size)
+			cfg := &Config{Username: "ana", Password: password, AuthURL: "https://auth.example/login/"}
+			_, err := cfg.Token(withHandler(refusing("wrong password: " + password)))
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) {
+				t.Fatalf("err = %v, want an *oauth2.RetrieveError", err)
+			}
+			if diff := cmp.Diff("recitaloauth: login refused: 401 Unauthorized: "+tt.wantDetail, err.Error()); diff != "" {
+				t.Errorf("message mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantBody, string(re.Body)); diff != "" {
+				t.Errorf("RetrieveError.Body mismatch (-want +got):\n%s", diff)
+			}
+			for i := 0; i+16 <= len(password); i += 8 {
+				if part := password[i : i+16]; strings.Contains(err.Error(), part) || strings.Contains(string(re.Body), part) {
+					t.Fatalf("part %q of the password is in the error", part)
+				}
+			}
+		})
+	}
+}
+
+// TestEchoOfU0080Scrubbed: U+0080, the first character of two UTF-8
+// bytes, echoed as Python's repr of bytes (\xc2\x80) is scrubbed, as every
+// character from there up is.
+func TestEchoOfU0080Scrubbed(t *testing.T) {
+	const password = "pa\u0080ss"
+	cfg := &Config{Username: "ana", Password: password, AuthURL: "https://auth.example/login/"}
+	_, err := cfg.Token(withHandler(refusing(`got b'pa\xc2\x80ss'`)))
+	if want := `recitaloauth: login refused: 401 Unauthorized: got b'[redacted]'`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+// TestRefusedRequestHeaders: the request a refused login's error keeps
+// has the headers the login set, and only those.
+func TestRefusedRequestHeaders(t *testing.T) {
+	cfg := &Config{Username: "ana", Password: "s3cret", AuthURL: "https://auth.example/login/"}
+	_, err := cfg.Token(withHandler(refusing("no")))
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil || re.Response.Request == nil {
+		t.Fatalf("err = %v, want an *oauth2.RetrieveError with its request", err)
+	}
+	want := http.Header{
+		"Content-Type": {"application/x-www-form-urlencoded"},
+		"Accept":       {"application/json"},
+		"User-Agent":   {"recitaloauth (+https://github.com/seed9ffb1f9c/recitaloauth)"},
+	}
+	if diff := cmp.Diff(want, re.Response.Request.Header); diff != "" {
+		t.Errorf("the refused request's headers mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestRefusedHeadersScrubbed: a refused login's headers are the server's
+// text, reachable from the error through its RetrieveError: a password
+// they echo (a Location, a debug header) is scrubbed there too.
+func TestRefusedHeadersScrubbed(t *testing.T) {
+	const password = "hunter2-secret"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		w.Header().Set("X-Debug-Form", r.PostForm.Encode())
+		w.Header().Set("Location", "/login/?password="+r.PostForm.Get("password"))
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	cfg := &Config{Username: "ana", Password: password, AuthURL: srv.URL + "/login"}
+	_, err := cfg.Token(context.Background())
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		t.Fatalf("error %v, want a RetrieveError", err)
+	}
+	if dump := fmt.Sprintf("%v %+v %#v", err, re.Response.Header, re.Response); strings.Contains(dump, password) {
+		t.Errorf("the password is reachable from the error: %v", re.Response.Header)
+	}
+}

@@ -3,12 +3,10 @@ package recitaloauth
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
+	"golang.org/x/oauth2"
 )
 
 // TestStoredToken: StoredToken returns the token a source saved, opened
@@ -114,20 +112,33 @@ func TestForgetStoredToken(t *testing.T) {
 	}
 }
 
-// TestConfigAuthURLOneRule: String and LogValue show AuthURL by one rule,
-// as it is set ("" stays ""), with a userinfo password hidden.
-func TestConfigAuthURLOneRule(t *testing.T) {
-	for _, authURL := range []string{"", "https://ana:hunter2@auth.example.com/login/", "http://127.0.0.1:8000/login/"} {
-		c := Config{Username: "ana", Password: "hunter2", AuthURL: authURL}
-		var logged string
-		for _, a := range c.LogValue().Group() {
-			if a.Key == "auth_url" {
-				logged = a.Value.String()
-			}
-		}
-		want := secret.URL(authURL)
-		if !strings.Contains(c.String(), "AuthURL: "+strconv.Quote(want)) || logged != want {
-			t.Errorf("AuthURL %q: String %s, LogValue auth_url %q; want both %q", authURL, c.String(), logged, want)
-		}
+// TestStoredTokenIsWhatARunUses: with a value under this machine's key
+// (left by a process that found tokens bound to IP addresses) and one
+// under the shared key, StoredToken (-status) reports the one a new
+// process uses, the shared one.
+func TestStoredTokenIsWhatARunUses(t *testing.T) {
+	login := newLoginServer()
+	ctx := withHandler(login)
+	store := newMemStore()
+	if _, err := storeSource(store, login).Token(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.Store = store
+	s := newSharer(cfg, cfg.logger(), func() storeLimits { return storeLimits{machineOnly: true} })
+	s.sealer.newLogin()
+	now := time.Now().Round(0)
+	s.save(ctx, newCredential(&oauth2.Token{AccessToken: "machine-token", TokenType: "Bearer", Expiry: now.Add(30 * time.Second)}, now.Add(-time.Hour)))
+
+	stored, err := cfg.StoredToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := TokenLasting(ctx, cfg.TokenSource(ctx), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.AccessToken != used.AccessToken {
+		t.Errorf("StoredToken reports %q, a new process uses %q", stored.AccessToken, used.AccessToken)
 	}
 }

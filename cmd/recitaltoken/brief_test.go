@@ -173,3 +173,27 @@ func TestHuman(t *testing.T) {
 		t.Errorf("human mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestVerboseOnce: -v says a failed login once (the exit message), never
+// "next try", and no prefix twice: the command's once, the library's
+// once, in its error.
+func TestVerboseOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.env["RECITAL_AUTH_URL"] = "http://127.0.0.1:1/auth/api/v1/login/" // no listener
+	r := f.run("", "-v", "-no-cache")
+	lines := strings.Split(strings.TrimSuffix(r.Stderr, "\n"), "\n")
+	if r.Code != 1 || len(lines) != 1 {
+		t.Fatalf("exit %d, stderr %q; want 1 and one line", r.Code, r.Stderr)
+	}
+	for _, bad := range []string{"login failed: login failed", "next try"} {
+		if strings.Contains(r.Stderr, bad) {
+			t.Errorf("stderr %q holds %q", r.Stderr, bad)
+		}
+	}
+	for _, prefix := range []string{"recitaltoken: ", "recitaloauth: "} {
+		if n := strings.Count(r.Stderr, prefix); n != 1 {
+			t.Errorf("stderr %q holds %q %d times, want once", r.Stderr, prefix, n)
+		}
+	}
+}

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
 )

@@ -385,3 +385,33 @@ func TestReadPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeout: -timeout bounds the whole run against a login that hangs,
+// and the message names it; exit 1.
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.server.SetLoginDelay(time.Hour)
+	start := time.Now()
+	r := f.run("", "-timeout", "300ms")
+	took := time.Since(start)
+	if r.Code != 1 || r.Stdout != "" || !strings.HasPrefix(r.Stderr, "recitaltoken: gave up after -timeout 300ms: ") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, a message naming -timeout 300ms", r.Code, r.Stdout, r.Stderr)
+	}
+	if took > 2*time.Second {
+		t.Errorf("the run took %v, want about 300ms", took.Round(time.Millisecond))
+	}
+}
+
+// TestNoPromptWithoutTerminal: not on a terminal (the prompt itself is
+// TestPasswordPrompt, through a pseudo-terminal, on Linux), a missing password is
+// the configuration error it always was.
+func TestNoPromptWithoutTerminal(t *testing.T) {
+	f := newFixture(t)
+	delete(f.env, "RECITAL_PASSWORD")
+	r := f.run("")
+	want := result{Code: 2, Stderr: "recitaltoken: recitaloauth: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n"}
+	if r != want {
+		t.Errorf("got %+v, want %+v", r, want)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/syncio"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/tempdir"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"

@@ -3,6 +3,7 @@ package recitaloauth
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -362,4 +363,54 @@ func TestOneTokenRefusedTwiceIsOneRefusal(t *testing.T) {
 	if s.refusals.binding != doubted {
 		t.Errorf("after one token's two refusals, binding is %v, want %v", s.refusals.binding, doubted)
 	}
+}
+
+// TestRejectGapResets: a token refused at once after its login is
+// dropped the first time (the gap is 0) and kept the second (the gap is
+// now 1 s); once a token has lasted 2 min (twice the longest gap) before
+// its refusal, the gap is 0 again, and a token refused at once after the
+// next login is dropped and replaced.
+func TestRejectGapResets(t *testing.T) {
+	srv := recitaltest.NewServer()
+	defer srv.Close()
+	srv.AddUser("ana@example.com", "s3cret")
+	synctest.Test(t, func(t *testing.T) {
+		ctx := withHandler(srv)
+		cfg := &Config{Username: "ana@example.com", Password: "s3cret", AuthURL: srv.AuthURL()}
+		src := cfg.TokenSource(ctx)
+		client := NewClient(ctx, src)
+		revoke := func() {
+			tok, err := src.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Revoke(tok.AccessToken)
+		}
+		var got []int
+		get := func() {
+			resp, err := client.Get(srv.APIURL() + "/config/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			got = append(got, resp.StatusCode)
+		}
+
+		get() // the first login
+		revoke()
+		get() // refused at age 0, gap 0: dropped, a second login, sent again
+		revoke()
+		get() // refused at age 0, gap 1 s: kept, the 401 returned
+		time.Sleep(2 * time.Minute)
+		get() // refused at age 2 min: the gap falls to 0, dropped, a third login
+		revoke()
+		get() // refused at age 0, gap 0 again: dropped, a fourth login
+		if diff := cmp.Diff([]int{200, 200, 401, 200, 200}, got); diff != "" {
+			t.Errorf("statuses mismatch (-want +got):\n%s", diff)
+		}
+		if n := srv.Logins(); n != 4 {
+			t.Errorf("%d logins, want 4", n)
+		}
+	})
 }

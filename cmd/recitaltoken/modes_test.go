@@ -1,5 +1,8 @@
 package main
 
+// The modes besides printing a token: -status, -logout, -refresh, and what
+// each does with a service token.
+
 import (
 	"fmt"
 	"io/fs"
@@ -226,59 +229,5 @@ func TestServiceTokenModes(t *testing.T) {
 			}
 			f.wantLogins(0)
 		})
-	}
-}
-
-// TestTimeout: -timeout bounds the whole run against a login that hangs,
-// and the message names it; exit 1.
-func TestTimeout(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	f.server.SetLoginDelay(time.Hour)
-	start := time.Now()
-	r := f.run("", "-timeout", "300ms")
-	took := time.Since(start)
-	if r.Code != 1 || r.Stdout != "" || !strings.HasPrefix(r.Stderr, "recitaltoken: gave up after -timeout 300ms: ") {
-		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, a message naming -timeout 300ms", r.Code, r.Stdout, r.Stderr)
-	}
-	if took > 2*time.Second {
-		t.Errorf("the run took %v, want about 300ms", took.Round(time.Millisecond))
-	}
-}
-
-// TestVerboseOnce: -v says a failed login once (the exit message), never
-// "next try", and no prefix twice: the command's once, the library's
-// once, in its error.
-func TestVerboseOnce(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	f.env["RECITAL_AUTH_URL"] = "http://127.0.0.1:1/auth/api/v1/login/" // no listener
-	r := f.run("", "-v", "-no-cache")
-	lines := strings.Split(strings.TrimSuffix(r.Stderr, "\n"), "\n")
-	if r.Code != 1 || len(lines) != 1 {
-		t.Fatalf("exit %d, stderr %q; want 1 and one line", r.Code, r.Stderr)
-	}
-	for _, bad := range []string{"login failed: login failed", "next try"} {
-		if strings.Contains(r.Stderr, bad) {
-			t.Errorf("stderr %q holds %q", r.Stderr, bad)
-		}
-	}
-	for _, prefix := range []string{"recitaltoken: ", "recitaloauth: "} {
-		if n := strings.Count(r.Stderr, prefix); n != 1 {
-			t.Errorf("stderr %q holds %q %d times, want once", r.Stderr, prefix, n)
-		}
-	}
-}
-
-// TestNoPromptWithoutTerminal: not on a terminal (the prompt itself is
-// TestPasswordPrompt, through a pseudo-terminal, on Linux), a missing password is
-// the configuration error it always was.
-func TestNoPromptWithoutTerminal(t *testing.T) {
-	f := newFixture(t)
-	delete(f.env, "RECITAL_PASSWORD")
-	r := f.run("")
-	want := result{Code: 2, Stderr: "recitaltoken: recitaloauth: RECITAL_USERNAME is set but RECITAL_PASSWORD is not\n"}
-	if r != want {
-		t.Errorf("got %+v, want %+v", r, want)
 	}
 }
