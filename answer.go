@@ -203,11 +203,12 @@ type loginError struct {
 func (e *loginError) Error() string { return e.msg }
 func (e *loginError) Unwrap() error { return e.err }
 
-// refused makes the error for a non-2xx answer: the status, and FastAPI's
-// detail when the server gave one, scrubbed of the password it may echo.
-// The status line is rebuilt from the code (fastapi.StatusLine). The Response's
-// Request no longer holds the form that was sent: see withoutSecrets.
-func refused(resp *http.Response, body []byte, password string) error {
+// refusalError is the error for a non-2xx login answer: the status, and
+// FastAPI's detail when the server gave one, scrubbed of the password it
+// may echo. The status line is rebuilt from the code (fastapi.StatusLine).
+// The Response's Request no longer holds the form that was sent: see
+// withoutSecrets.
+func refusalError(resp *http.Response, body []byte, password string) error {
 	scrub := secret.NewScrubber(password) // a regular expression: built once
 	resp.Request = withoutSecrets(resp.Request)
 	resp.Status = fastapi.StatusLine(resp.StatusCode)

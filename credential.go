@@ -67,14 +67,6 @@ type origin struct {
 // isBorrowed reports whether c's token was taken from the store.
 func (c *credential) isBorrowed() bool { return c.origin != nil && c.origin.borrowed }
 
-// sealedValue is c's value in the store, or nil if none.
-func (c *credential) sealedValue() []byte {
-	if c.origin == nil {
-		return nil
-	}
-	return c.origin.sealed
-}
-
 // markWorked records that a request with c got an answer other than 401:
 // a foreign token that works travels between machines, so a later 401 of
 // it is a revocation, not binding to an IP address.

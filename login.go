@@ -119,7 +119,7 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 		return nil, -1, fmt.Errorf("recitaloauth: login answer is larger than %d bytes", maxAnswerSize)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, retryAfter(resp), refused(resp, body, c.Password)
+		return nil, retryAfter(resp), refusalError(resp, body, c.Password)
 	}
 	tok, err = parseAnswer(body, started, serverTime(resp), c.Password)
 	if err != nil {

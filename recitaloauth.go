@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
@@ -148,23 +147,15 @@ func (c *Config) loginTimeout() time.Duration {
 // String describes c without its password, nor the password in AuthURL's
 // userinfo, for fmt's %v, %+v and %s.
 func (c Config) String() string {
-	var b strings.Builder
-	b.WriteString("recitaloauth.Config{Username: ")
-	b.WriteString(quote(c.Username))
-	b.WriteString(", Password: ")
+	password := secret.Redacted
 	if c.Password == "" {
-		b.WriteString(`""`)
-	} else {
-		b.WriteString(redactedText)
+		password = `""`
 	}
-	b.WriteString(", AuthURL: ")
-	b.WriteString(quote(secret.URL(c.AuthURL)))
+	s := fmt.Sprintf("recitaloauth.Config{Username: %q, Password: %s, AuthURL: %q", c.Username, password, secret.URL(c.AuthURL))
 	if c.LoginTimeout != 0 {
-		b.WriteString(", LoginTimeout: ")
-		b.WriteString(c.LoginTimeout.String())
+		s += ", LoginTimeout: " + c.LoginTimeout.String()
 	}
-	b.WriteString("}")
-	return b.String()
+	return s + "}"
 }
 
 // Format writes String for every verb, %#v included, so that no verb makes

@@ -4,13 +4,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
 )
-
-// redactedText stands where a secret would have been.
-const redactedText = secret.Redacted
 
 // redacted is what output shows for a secret: whether it is set, never
 // what it is.
@@ -18,10 +14,8 @@ func redacted(s string) string {
 	if s == "" {
 		return ""
 	}
-	return redactedText
+	return secret.Redacted
 }
-
-func quote(s string) string { return strconv.Quote(s) }
 
 // withoutSecrets is what a refused login's error keeps of the request that
 // was sent: where it went and how, without the form (Body, GetBody, Form,

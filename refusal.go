@@ -10,8 +10,8 @@ import (
 // the request goes again (resendable), whether the token is dropped (the
 // reject gap), what the store may still serve (storeLimits), and whether
 // tokens are bound to IP addresses (binding). The transport and
-// Invalidate report each 401 to cachedSource.refuse. The package
-// documentation says the same in prose.
+// Invalidate report each 401 to cachedSource.refuse. "Refused tokens" in
+// the package documentation is the spec.
 
 const (
 	// maxSends bounds how often one request is sent: once, again with a
@@ -20,13 +20,10 @@ const (
 	// itself.
 	maxSends = 3
 
-	// A token of this source's own login refused sooner than the reject
-	// gap after its login is kept: if fresh tokens are refused at once, a
-	// new login will not help and would only hammer the login endpoint.
-	// The gap starts at zero, goes from firstRejectGap doubling to
-	// maxRejectGap while refusals go on, and falls back to zero once a
-	// token lasts 2×maxRejectGap. A borrowed token is never kept: a login
-	// of our own may well succeed where it failed.
+	// The reject gap: a token of this source's own login refused sooner
+	// than the gap after its login is kept, since if fresh tokens are
+	// refused at once, a new login will not help and would only hammer
+	// the login endpoint. See nextGap.
 	firstRejectGap = time.Second
 	maxRejectGap   = time.Minute
 )
@@ -151,18 +148,10 @@ func (l storeLimits) admits(cred *credential, machine string) bool {
 	return cred.obtained.After(l.upTo) && (!l.machineOnly || cred.origin.machine == machine)
 }
 
-// recital can bind access tokens to IP addresses (an organisation's "Bind
-// Access Tokens to IPs" setting): the API then refuses a token from any
-// address but the one that logged in, and a token another machine saved
-// is of no use here. A revocation looks alike at first (a borrowed token
-// refused), so one refusal proves nothing: binding is concluded only when
-// tokens other machines saved are refused twice before any of them ever
-// worked, with no token of this source's own login refused in between.
-// From then on the source shares only with the processes of its own
-// machine, under a key of that machine's.
-
 // binding is what a source knows of whether tokens travel between
-// machines.
+// machines, or are bound to the IP address that logged in (recital's "Bind
+// Access Tokens to IPs"); "Refused tokens" in the package documentation
+// says how it is concluded, and why so.
 type binding int
 
 const (

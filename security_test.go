@@ -165,7 +165,7 @@ func TestEchoedPasswordScrubbed(t *testing.T) {
 			}
 			// A quote around a repr stays: only the password goes.
 			want := strings.TrimPrefix(strings.TrimSuffix(tt.spelling, "'"), "'")
-			want = tt.before + strings.Replace(tt.spelling, want, redactedText, 1) + tt.after
+			want = tt.before + strings.Replace(tt.spelling, want, secret.Redacted, 1) + tt.after
 			if !json.Valid([]byte(want)) {
 				if diff := cmp.Diff(want, string(re.Body)); diff != "" {
 					t.Errorf("RetrieveError.Body mismatch (-want +got):\n%s", diff)
@@ -370,7 +370,7 @@ func FuzzParseAnswer(f *testing.F) {
 		// The § around it keep a password such as "login" from matching
 		// the package's own words in a message.
 		password = "§" + password + "§"
-		refusal := refused(&http.Response{Status: "400 Bad Request", StatusCode: 400}, body, password)
+		refusal := refusalError(&http.Response{Status: "400 Bad Request", StatusCode: 400}, body, password)
 		if strings.Contains(refusal.Error(), password) {
 			t.Errorf("refusal %q holds the password %q", refusal, password)
 		}

@@ -89,9 +89,9 @@ func (s *sharer) obtain(srcCtx context.Context, f *flight, login func(context.Co
 	defer cancel()
 	s.spent = 0
 	s.sealer.newLogin()
-	if f.replaces != nil && f.replaces.sealedValue() != nil {
+	if r := f.replaces; r != nil && r.origin != nil && r.origin.sealed != nil {
 		_, err := bounded(s, ctx, func(ctx context.Context) (struct{}, error) {
-			return struct{}{}, s.store.Delete(ctx, f.replaces.origin.key, f.replaces.origin.sealed)
+			return struct{}{}, s.store.Delete(ctx, r.origin.key, r.origin.sealed)
 		}, nil)
 		s.result(ctx, "delete", err)
 	}

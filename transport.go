@@ -160,13 +160,10 @@ func (t *transport) send(req *http.Request, cred *credential) (*http.Response, e
 }
 
 // sameSiteAllAlong reports whether a redirected request, and every one
-// before it on its chain, goes to the host of the request the caller made
-// or a subdomain of it. Once a redirect has left that site, the token is
-// not sent again on the chain, even when it comes back: the other site
-// chose the path it comes back to. net/http does the same with a caller's
-// Authorization header since the fix of CVE-2024-45336. A chain it cannot
-// follow back (a base transport that leaves Response.Request unset) counts
-// as another site: the token is not sent on a guess.
+// before it on its chain, stays on the site of the request the caller
+// made, as NewClient says. A chain it cannot follow back (a base transport
+// that leaves Response.Request unset) counts as another site: the token is
+// not sent on a guess.
 func sameSiteAllAlong(req *http.Request) bool {
 	first := req
 	for first.Response != nil {
