@@ -458,3 +458,49 @@ func TestCachedTokenAllocations(t *testing.T) {
 		t.Errorf("%v allocations per cached Token call, want 1: the copy", allocs)
 	}
 }
+
+// TestCopiesAreTheCallersOwn: goroutines taking tokens at once each get
+// tokens no one else got, equal to the source's, and may write into them
+// (as oauth2.ReuseTokenSource does) without the race detector or the next
+// caller noticing.
+func TestCopiesAreTheCallersOwn(t *testing.T) {
+	src := newTestSource(newLoginServer())
+	want, err := src.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const goroutines, calls = 4, 100
+	got := make([][]*oauth2.Token, goroutines)
+	var wg sync.WaitGroup
+	for g := range got {
+		wg.Go(func() {
+			for range calls {
+				tok, err := src.Token()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if tok.AccessToken != want.AccessToken || !tok.Expiry.Equal(want.Expiry) || tok.Extra("expires_in") == nil {
+					t.Errorf("Token() = %q expiring %v, want a copy of %q expiring %v, with its Extra",
+						tok.AccessToken, tok.Expiry, want.AccessToken, want.Expiry)
+					return
+				}
+				tok.AccessToken = "scribbled"
+				got[g] = append(got[g], tok)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[*oauth2.Token]bool{want: true}
+	for _, toks := range got {
+		for _, tok := range toks {
+			seen[tok] = true
+		}
+	}
+	if len(seen) != goroutines*calls+1 {
+		t.Errorf("%d calls handed out %d distinct tokens, want each its own", goroutines*calls+1, len(seen))
+	}
+	if tok, _ := src.Token(); tok.AccessToken != want.AccessToken {
+		t.Errorf("after callers wrote into their tokens, Token() = %q, want %q", tok.AccessToken, want.AccessToken)
+	}
+}

@@ -94,7 +94,7 @@ func TestNoCache(t *testing.T) {
 }
 
 // TestLongTokenKept: a stored token with more than a minute left is
-// printed as is. (A token about to expire is the library's tokenFor's
+// printed as is. (A token about to expire is TokenLasting's
 // business, tested there.)
 func TestLongTokenKept(t *testing.T) {
 	t.Parallel()
