@@ -133,11 +133,13 @@
 //     stays;
 //   - the store never makes things worse: the store calls of one login
 //     are bounded together by a second, even calls that ignore their
-//     context (then the login leaves the store alone), an unlock is
-//     waited for only within that second, a store call that panics is a
-//     failure (and the login leaves that store alone), never the end of
-//     the process, and a store that fails costs a login, never a Token
-//     call that a login would serve.
+//     context (then the login leaves the store alone); looks the store
+//     answers while another process logs in are the wait's cost, not
+//     the store's, and the third of the login timeout bounds them; an
+//     unlock is waited for only within that second, a store call that
+//     panics is a failure (and the login leaves that store alone),
+//     never the end of the process, and a store that fails costs a
+//     login, never a Token call that a login would serve.
 //
 // Stored times are the wall clock of the process that saved them: the
 // machines of a fleet need synchronised clocks (NTP), as for any token

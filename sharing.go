@@ -17,7 +17,8 @@ import (
 const (
 	// storeBudget bounds the time one login's store calls take together,
 	// even calls that ignore their context: a store that is slow or hangs
-	// costs a Token call no more than this on top of a login. Once it is
+	// costs a Token call no more than this on top of a login (or on top
+	// of a wait for another process's login: see takeTurn). Once it is
 	// spent, the login leaves the store alone.
 	storeBudget = time.Second
 	// lockPoll is how often a process waiting for another's login looks
@@ -131,7 +132,7 @@ func (s *sharer) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *
 	if s.locker == nil {
 		return noop, nil, nil
 	}
-	for start := time.Now(); ; {
+	for start, spent := time.Now(), s.spent; ; {
 		held, err := bounded(s, ctx, func(ctx context.Context) (lock, error) {
 			unlock, ok, err := s.locker.TryLock(ctx, s.key(), s.lockTTL)
 			return lock{unlock, ok}, err
@@ -162,6 +163,12 @@ func (s *sharer) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *
 				cause = context.DeadlineExceeded
 			}
 			return nil, nil, fmt.Errorf("recitaloauth: gave up waiting for another process's login: %w", cause)
+		}
+		// Looks the store answers are the wait's cost (maxLockWait's to
+		// bound), not the store's: slow looks (Windows, a busy machine)
+		// must not make every waiter log in too.
+		if !s.failing {
+			s.spent = spent
 		}
 		if cred := s.borrow(ctx, f); cred != nil {
 			return nil, cred, nil

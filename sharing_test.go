@@ -325,6 +325,32 @@ func TestStoreOneLoginForMany(t *testing.T) {
 	})
 }
 
+// TestStoreOneLoginSlowStore: processes that start together log in once
+// between them even when every store call takes 100 ms (a busy machine,
+// Windows) and the login outlasts the store's budget: the looks of a
+// process waiting for another's login are the wait's cost, not the
+// store's, so the waiters do not give up on the store and log in too.
+func TestStoreOneLoginSlowStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, store := newLoginServer(), newMemStore()
+		login.delay = 3 * storeBudget
+		store.delay = 100 * time.Millisecond
+		var wg sync.WaitGroup
+		for range 8 {
+			src := storeSource(store, login)
+			wg.Go(func() {
+				if _, err := src.Token(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := login.count(); n != 1 {
+			t.Errorf("8 processes made %d logins, want 1", n)
+		}
+	})
+}
+
 // TestStoreSharedRefresh: 4 processes over 3 token lifetimes log in about
 // once per lifetime between them, not 4 times: they refresh together, and
 // take turns.
