@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -161,54 +160,6 @@ func BenchmarkTokenCachedParallel(b *testing.B) {
 			})
 		})
 	}
-}
-
-// BenchmarkIdleSource is the memory an idle source keeps, after one
-// Token call, beside ReuseTokenSource over the same login: both hold the
-// same token (and its Extra); the rest is each source's own state. Its
-// metric is B/source, over idleSources sources.
-func BenchmarkIdleSource(b *testing.B) {
-	ctx, cfg := benchContext()
-	newSource := bothSides(
-		func() oauth2.TokenSource { return cfg.TokenSource(ctx) },
-		func() oauth2.TokenSource { return oauth2.ReuseTokenSource(nil, loginSource(ctx, cfg)) },
-	)
-	for _, side := range newSource {
-		b.Run(side.name, func(b *testing.B) {
-			var perSource float64
-			for b.Loop() {
-				perSource = heapPerSource(b, idleSources, side.of, func(src oauth2.TokenSource) {
-					if _, err := src.Token(); err != nil {
-						b.Fatal(err)
-					}
-				})
-			}
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(perSource, "B/source")
-		})
-	}
-}
-
-// idleSources is how many sources BenchmarkIdleSource makes, so that the
-// few allocations outside them weigh nothing per source.
-const idleSources = 2000
-
-// heapPerSource returns the heap that n sources from newSource keep once
-// warm has run on each, per source, after a collection.
-func heapPerSource(tb testing.TB, n int, newSource func() oauth2.TokenSource, warm func(oauth2.TokenSource)) float64 {
-	tb.Helper()
-	sources := make([]oauth2.TokenSource, n)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for i := range sources {
-		sources[i] = newSource()
-		warm(sources[i])
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(sources)
-	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
 }
 
 // requestClients returns both sides of the request benchmarks over the same
