@@ -17,9 +17,9 @@ import (
 const (
 	// storeBudget bounds the time one login's store calls take together,
 	// even calls that ignore their context: a store that is slow or hangs
-	// costs a Token call no more than this on top of a login (or on top
-	// of a wait for another process's login: see takeTurn). Once it is
-	// spent, the login leaves the store alone.
+	// costs a Token call no more than this on top of a login (and of a
+	// wait for another's: see takeTurn). Once spent, the login leaves
+	// the store alone.
 	storeBudget = time.Second
 	// lockPoll is how often a process waiting for another's login looks
 	// at the store (less up to half, at random, so waiters spread out).
@@ -57,7 +57,7 @@ type sharer struct {
 	lockTTL      time.Duration
 
 	failing bool          // a failure was logged and no call has worked since
-	spent   time.Duration // in store calls, by this login; see storeBudget
+	spent   time.Duration // in store calls, by this login (but a wait's looks); see storeBudget
 }
 
 func newSharer(config *Config, log *slog.Logger, limits func() storeLimits) *sharer {
@@ -132,7 +132,13 @@ func (s *sharer) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *
 	if s.locker == nil {
 		return noop, nil, nil
 	}
-	for start, spent := time.Now(), s.spent; ; {
+	for start, spent, waited := time.Now(), s.spent, false; ; waited = true {
+		if waited {
+			// Looks while another process logs in are the wait's cost
+			// (maxLockWait's), not the store's: slow looks (Windows, a
+			// busy machine) must not make every waiter log in too.
+			s.spent = spent
+		}
 		held, err := bounded(s, ctx, func(ctx context.Context) (lock, error) {
 			unlock, ok, err := s.locker.TryLock(ctx, s.key(), s.lockTTL)
 			return lock{unlock, ok}, err
@@ -164,14 +170,11 @@ func (s *sharer) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *
 			}
 			return nil, nil, fmt.Errorf("recitaloauth: gave up waiting for another process's login: %w", cause)
 		}
-		// Looks the store answers are the wait's cost (maxLockWait's to
-		// bound), not the store's: slow looks (Windows, a busy machine)
-		// must not make every waiter log in too.
-		if !s.failing {
-			s.spent = spent
-		}
 		if cred := s.borrow(ctx, f); cred != nil {
 			return nil, cred, nil
+		}
+		if s.failing { // a store that cannot load cannot hand the token over
+			return noop, nil, nil
 		}
 	}
 }

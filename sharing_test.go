@@ -351,6 +351,39 @@ func TestStoreOneLoginSlowStore(t *testing.T) {
 	})
 }
 
+// loadFailing is a store whose Loads fail after 200 ms, while its lock
+// works.
+type loadFailing struct{ *lockWatcher }
+
+func (l loadFailing) Load(ctx context.Context, key string) ([]byte, error) {
+	l.lockWatcher.Load(ctx, key)
+	time.Sleep(200 * time.Millisecond)
+	return nil, errors.New("read error")
+}
+
+// TestStoreWaitEndsWhenLoadsFail: a process waiting for another's login
+// stops waiting once a look in the store fails, since it could not take
+// the holder's token: the failing store costs its budget and a login,
+// not a wait of a third of the login timeout.
+func TestStoreWaitEndsWhenLoadsFail(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login, watcher := newLoginServer(), &lockWatcher{memStore: newMemStore()}
+		key := storeKey(testConfig().LoginURL(), testConfig().Username)
+		unlock, _, _ := watcher.memStore.TryLock(context.Background(), key, time.Hour) // another process's
+		defer unlock()
+		start := time.Now()
+		if _, err := storeSource(loadFailing{watcher}, login).Token(); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > storeBudget+lockPoll {
+			t.Errorf("Token took %v, want at most the store budget and a poll, %v", took, storeBudget+lockPoll)
+		}
+		if watcher.loads != 2 {
+			t.Errorf("%d Loads, want 2 (before the lock, and the look that failed)", watcher.loads)
+		}
+	})
+}
+
 // TestStoreSharedRefresh: 4 processes over 3 token lifetimes log in about
 // once per lifetime between them, not 4 times: they refresh together, and
 // take turns.
