@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
 	"golang.org/x/oauth2"
 )
@@ -55,7 +56,7 @@ func newInBubbleFleet(server *recitaltest.Server, store Store, machines, process
 			src := cfg.TokenSource(ctx).(*cachedSource)
 			if src.sharer != nil {
 				src.sharer.machine = "machine-" + ip
-				src.sharer.machineKey = machineKey(src.sharer.sharedKey, src.sharer.machine)
+				src.sharer.machineKey = storekey.ForMachine(src.sharer.sharedKey, src.sharer.machine)
 			}
 			f.logs = append(f.logs, logs)
 			f.sources = append(f.sources, src)
@@ -290,7 +291,7 @@ func TestReplacedTokenRefusalCounts(t *testing.T) {
 	cfg.Store, cfg.Logger = store, logs.logger()
 	s := cfg.TokenSource(withHandler(newLoginServer())).(*cachedSource)
 	s.sharer.machine = "machine-1"
-	s.sharer.machineKey = machineKey(s.sharer.sharedKey, s.sharer.machine)
+	s.sharer.machineKey = storekey.ForMachine(s.sharer.sharedKey, s.sharer.machine)
 	s.refusals.binding = doubted // one token of another machine refused already
 
 	first := foreignCredential(t, s, store, "foreign-1")
@@ -334,7 +335,7 @@ func TestStoreLimitsReadWhenAnswered(t *testing.T) {
 	cfg.Store = store
 	s := cfg.TokenSource(withHandler(newLoginServer())).(*cachedSource)
 	s.sharer.machine = "machine-1"
-	s.sharer.machineKey = machineKey(s.sharer.sharedKey, s.sharer.machine)
+	s.sharer.machineKey = storekey.ForMachine(s.sharer.sharedKey, s.sharer.machine)
 	foreignCredential(t, s, store, "foreign-1") // in the store now
 
 	s.sharer.store = flippingStore{store, func() {

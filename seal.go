@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -86,24 +85,8 @@ func newSealer(authURL, username, password string) *sealer {
 	return &sealer{password: []byte(password), context: []byte(authURL + "\x00" + username)}
 }
 
-// storeKey names a user's value in a store: a hash of the login URL and
-// username only, never of the password, so every process finds the same
-// value whatever password it holds.
-func storeKey(authURL, username string) string {
-	sum := sha256.Sum256([]byte("recitaloauth/v1\x00" + authURL + "\x00" + username))
-	return hex.EncodeToString(sum[:])
-}
-
 // newLogin gives a login its share of derivations.
 func (s *sealer) newLogin() { s.opensLeft = maxOpenDerivations }
-
-// machineKey names the value the processes of one machine share once
-// tokens are found bound to IP addresses: a hash of the shared key and
-// the machine's name.
-func machineKey(key, machine string) string {
-	sum := sha256.Sum256([]byte("recitaloauth/v1 machine\x00" + key + "\x00" + machine))
-	return hex.EncodeToString(sum[:])
-}
 
 // seal makes the value for cred's token, saved by machine.
 func (s *sealer) seal(cred *credential, machine string) ([]byte, error) {

@@ -63,7 +63,7 @@ type sharer struct {
 func newSharer(config *Config, log *slog.Logger, limits func() storeLimits) *sharer {
 	authURL := config.LoginURL()
 	locker, _ := config.Store.(Locker)
-	key := storeKey(authURL, config.Username)
+	key := storekey.For(authURL, config.Username)
 	machine, _ := os.Hostname()
 	return &sharer{
 		store:        config.Store,
@@ -73,7 +73,7 @@ func newSharer(config *Config, log *slog.Logger, limits func() storeLimits) *sha
 		log:          log,
 		sharedKey:    key,
 		machine:      machine,
-		machineKey:   machineKey(key, machine),
+		machineKey:   storekey.ForMachine(key, machine),
 		loginTimeout: config.loginTimeout(),
 		maxLockWait:  config.loginTimeout() / 3,
 		lockTTL:      config.loginTimeout() + 2*storeBudget,

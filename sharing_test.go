@@ -368,7 +368,7 @@ func (l loadFailing) Load(ctx context.Context, key string) ([]byte, error) {
 func TestStoreWaitEndsWhenLoadsFail(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		login, watcher := newLoginServer(), &lockWatcher{memStore: newMemStore()}
-		key := storeKey(testConfig().LoginURL(), testConfig().Username)
+		key := storekey.For(testConfig().LoginURL(), testConfig().Username)
 		unlock, _, _ := watcher.memStore.TryLock(context.Background(), key, time.Hour) // another process's
 		defer unlock()
 		start := time.Now()
@@ -462,7 +462,7 @@ func TestStoreRefusedToken(t *testing.T) {
 // store budget), or, for a lock held by another process that stopped, a
 // third of the login timeout.
 func TestStoreNeverWorse(t *testing.T) {
-	key := storeKey(testConfig().LoginURL(), testConfig().Username)
+	key := storekey.For(testConfig().LoginURL(), testConfig().Username)
 	tests := []struct {
 		name     string
 		break_   func(*memStore)
@@ -693,7 +693,7 @@ func TestStoreSharingEdges(t *testing.T) {
 			}
 			time.Sleep(2 * storeBudget) // the lock is taken, long after the source gave up on it
 			synctest.Wait()
-			key := storeKey(testConfig().AuthURL, testConfig().Username)
+			key := storekey.For(testConfig().AuthURL, testConfig().Username)
 			unlock, ok, err := store.TryLock(context.Background(), key, time.Minute)
 			if err != nil || !ok {
 				t.Fatalf("the lock the source gave up on is still held: TryLock = %v, %v", ok, err)
@@ -777,7 +777,7 @@ func TestStoreLockWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		login, store := newLoginServer(), &lockWatcher{memStore: newMemStore()}
 		const loginTimeout = 3 * time.Second
-		key := storeKey(testConfig().AuthURL, testConfig().Username)
+		key := storekey.For(testConfig().AuthURL, testConfig().Username)
 		unlock, ok, err := store.memStore.TryLock(context.Background(), key, time.Hour) // another process's
 		if !ok || err != nil {
 			t.Fatal(ok, err)

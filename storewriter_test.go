@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
 )
 
 // TestStoreWriterCannotChooseSalt: a value that does not open (a store
@@ -19,7 +21,7 @@ import (
 func TestStoreWriterCannotChooseSalt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		login, store := newLoginServer(), newMemStore()
-		key := storeKey(testConfig().LoginURL(), testConfig().Username)
+		key := storekey.For(testConfig().LoginURL(), testConfig().Username)
 		planted := make([]byte, headerSize+64)
 		rand.Read(planted)
 		planted[0] = sealVersion

@@ -3,7 +3,11 @@
 // the redis store agree on them.
 package storekey
 
-import "fmt"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+)
 
 // MaxValue bounds a value, for every store and for the source that opens
 // it: a sealed token is a few hundred bytes, and a larger value is not one
@@ -30,4 +34,20 @@ func Check(key string) error {
 		}
 	}
 	return nil
+}
+
+// For names a user's value in a store: a hash of the login URL and
+// username only, never of the password, so every process finds the same
+// value whatever password it holds.
+func For(authURL, username string) string {
+	sum := sha256.Sum256([]byte("recitaloauth/v1\x00" + authURL + "\x00" + username))
+	return hex.EncodeToString(sum[:])
+}
+
+// ForMachine names the value the processes of one machine share once
+// tokens are found bound to IP addresses: a hash of the shared key and
+// the machine's name.
+func ForMachine(key, machine string) string {
+	sum := sha256.Sum256([]byte("recitaloauth/v1 machine\x00" + key + "\x00" + machine))
+	return hex.EncodeToString(sum[:])
 }
