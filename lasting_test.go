@@ -88,6 +88,61 @@ func TestTokenLastingShortLived(t *testing.T) {
 	})
 }
 
+// TestTokenLastingAtTheReach: a life a new token can give is met by a
+// login, at the edge too, and the token of the login made for the caller
+// ends the wait even when the login's own time left it a little short.
+// Against one-hour tokens (a hard limit 5 s before expiry): asking for
+// 59m55s, exactly what a new token gives, logs in again once the token
+// has less; asking for 59m50s with logins that take 20 s gets the
+// login's token (59m40s left), not a loop of logins.
+func TestTokenLastingAtTheReach(t *testing.T) {
+	t.Run("exactly a new token's life", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			login := newLoginServer()
+			src := newTestSource(login)
+			const d = time.Hour - expiryMargin
+			for _, want := range []string{"token-1", "token-2"} {
+				tok, err := TokenLasting(context.Background(), src, d)
+				if err != nil || tok.AccessToken != want {
+					t.Fatalf("got %v, %v; want %s", tok, err, want)
+				}
+				time.Sleep(10 * time.Second)
+			}
+		})
+	})
+	t.Run("a slow login's token", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			login := newLoginServer()
+			login.delay = 20 * time.Second
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			tok, err := TokenLasting(ctx, newTestSource(login), time.Hour-10*time.Second)
+			if err != nil || tok.AccessToken != "token-1" || login.count() != 1 {
+				t.Errorf("got %v, %v after %d logins; want token-1 after 1", tok, err, login.count())
+			}
+		})
+	})
+}
+
+// TestTokenLastingContextEnds: the caller's context bounds its wait for
+// a login that hangs.
+func TestTokenLastingContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		login := newLoginServer()
+		login.delay = time.Hour
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		if _, err := TokenLasting(ctx, newTestSource(login), time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want the context's deadline", err)
+		}
+		if took := time.Since(start); took != time.Second {
+			t.Errorf("TokenLasting returned after %v, want the context's second", took)
+		}
+		time.Sleep(DefaultLoginTimeout) // the login ends at its timeout
+	})
+}
+
 // stallOnce is a log handler that stalls the first "callers waited"
 // record: a slow log sink, or a pause of the machine, between a login's
 // end and its caller's look at the token.
