@@ -259,6 +259,50 @@ func TestOwnTokenResentOnce(t *testing.T) {
 	})
 }
 
+// refreshingStore holds, at each of its first fresh Loads, a newer token
+// another process of this machine logged in for: a fleet whose tokens are
+// revoked as fast as they are made.
+type refreshingStore struct {
+	*memStore
+	other *sharer // saves to memStore
+	fresh int     // Loads that still find a new token
+	n     int
+}
+
+func (r *refreshingStore) Load(ctx context.Context, key string) ([]byte, error) {
+	if r.n < r.fresh {
+		r.n++
+		time.Sleep(time.Millisecond) // obtained after the token refused before
+		now := time.Now().Round(0)
+		r.other.save(ctx, newCredential(&oauth2.Token{AccessToken: fmt.Sprintf("other-%d", r.n), TokenType: "Bearer", Expiry: now.Add(time.Hour)}, now))
+	}
+	return r.memStore.Load(ctx, key)
+}
+
+// TestBorrowedChainBounded: a request is sent at most three times, however
+// many newer tokens the store offers that the API refuses: the caller
+// gets the third 401 rather than a request sent without end.
+func TestBorrowedChainBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apiRefusing{login: newLoginServer(), refused: map[string]bool{"": true}}
+		cfg := testConfig()
+		cfg.AuthURL = "http://127.0.0.1/login/"
+		cfg.Store = newMemStore()
+		store := &refreshingStore{memStore: cfg.Store.(*memStore), fresh: 10,
+			other: newSharer(cfg, cfg.logger(), func() storeLimits { return storeLimits{} })}
+		cfg.Store = store
+		if got := getStatus(t, cfg.Client(withHandler(api)), "http://127.0.0.1/api/"); got != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", got)
+		}
+		if n := len(api.requests()); n != maxSends {
+			t.Errorf("%d API requests, want %d", n, maxSends)
+		}
+		if n := api.login.count(); n != 0 {
+			t.Errorf("%d logins, want 0: every token came from the store", n)
+		}
+	})
+}
+
 // foreignCredential is a token saved to store by machine "machine-2",
 // borrowed by s (whose machine is "machine-1").
 func foreignCredential(t *testing.T, s *cachedSource, store *memStore, access string) *credential {
