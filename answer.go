@@ -207,10 +207,10 @@ func (e *loginError) Unwrap() error { return e.err }
 // FastAPI's detail when the server gave one, scrubbed of the password it
 // may echo. The status line is rebuilt from the code (fastapi.StatusLine).
 // The Response's Request no longer holds the form that was sent: see
-// withoutSecrets.
+// secret.Request.
 func refusalError(resp *http.Response, body []byte, password string) error {
 	scrub := secret.NewScrubber(password) // a regular expression: built once
-	resp.Request = withoutSecrets(resp.Request)
+	resp.Request = secret.Request(resp.Request)
 	resp.Status = fastapi.StatusLine(resp.StatusCode)
 	// The headers are the server's text too (Location, a debug header
 	// echoing the form), and reachable from the error.

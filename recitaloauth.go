@@ -177,7 +177,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		Password     string
 		AuthURL      string
 		LoginTimeout time.Duration
-	}{c.Username, redacted(c.Password), secret.URL(c.AuthURL), c.LoginTimeout})
+	}{c.Username, secret.Mask(c.Password), secret.URL(c.AuthURL), c.LoginTimeout})
 }
 
 // LogValue describes c to log/slog without its password, nor the password
@@ -186,7 +186,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("username", c.Username),
-		slog.String("password", redacted(c.Password)),
+		slog.String("password", secret.Mask(c.Password)),
 		slog.String("auth_url", secret.URL(c.AuthURL)),
 	)
 }

@@ -1,10 +1,12 @@
 // Package secret holds the rules that keep secrets out of what the
 // library and the recitaltoken command say: the scrubber for what a
-// server echoes, URL redaction, and the one-line form of a server's text.
+// server echoes, URL and request redaction, and the one-line form of a
+// server's text.
 package secret
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -17,6 +19,45 @@ import (
 
 // Redacted stands where a secret would have been.
 const Redacted = "[redacted]"
+
+// Mask is what output shows for a secret: whether it is set, never
+// what it is.
+func Mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return Redacted
+}
+
+// Request is what a refused login's error keeps of the request that
+// was sent: where it went and how, without the form (Body, GetBody, Form,
+// PostForm), the headers net/http adds from userinfo and a cookie jar, and
+// the password of the URL's userinfo. The error outlives the login (a
+// source keeps it during its back-off) and goes to code that knows nothing
+// of secrets: a retry helper that replays a failed request, a logger that
+// dumps it.
+func Request(req *http.Request) *http.Request {
+	if req == nil {
+		return nil
+	}
+	u := *req.URL
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	// Only the headers the login sets itself are kept: Authorization
+	// (Basic, from userinfo) and Cookie (from a jar) are secrets too.
+	header := http.Header{}
+	for _, name := range []string{"Content-Type", "Accept", "User-Agent"} {
+		if values := req.Header.Values(name); len(values) > 0 {
+			header[name] = slices.Clone(values)
+		}
+	}
+	return &http.Request{
+		Method: req.Method, URL: &u, Host: req.Host, Header: header,
+		Proto: req.Proto, ProtoMajor: req.ProtoMajor, ProtoMinor: req.ProtoMinor,
+		Body: http.NoBody,
+	}
+}
 
 // URL is rawURL with the password of its userinfo hidden, as
 // [url.URL.Redacted] does: a URL such as https://user:secret@host/ holds a

@@ -1,6 +1,10 @@
 package secret
 
 import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -83,5 +87,59 @@ func TestScrubEdges(t *testing.T) {
 				t.Errorf("mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRequest: what a refused login's error keeps of its request has
+// where it went and how, and none of the secrets net/http or the caller
+// put in it: the form (Body, GetBody, Form, PostForm), the userinfo's
+// password, Authorization and Cookie; the request itself is unchanged.
+func TestRequest(t *testing.T) {
+	if Request(nil) != nil {
+		t.Error("Request(nil) is not nil")
+	}
+	u, _ := url.Parse("https://ana:hunter2@auth.example/login/?x=1")
+	req := &http.Request{
+		Method: http.MethodPost, URL: u, Host: "auth.example", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{
+			"Content-Type":  {"application/x-www-form-urlencoded"},
+			"Accept":        {"application/json"},
+			"User-Agent":    {"recitaloauth"},
+			"Authorization": {"Basic YW5hOmh1bnRlcjI="},
+			"Cookie":        {"session=cookie-secret"},
+		},
+		Body:     io.NopCloser(strings.NewReader("password=hunter2")),
+		GetBody:  func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("password=hunter2")), nil },
+		Form:     url.Values{"password": {"hunter2"}},
+		PostForm: url.Values{"password": {"hunter2"}},
+	}
+	got := Request(req)
+	if dump := fmt.Sprintf("%+v %v", *got, got.URL); strings.Contains(dump, "hunter2") || strings.Contains(dump, "cookie-secret") || strings.Contains(dump, "YW5h") {
+		t.Errorf("a secret is kept: %s", dump)
+	}
+	if got.Body != http.NoBody || got.GetBody != nil || got.Form != nil || got.PostForm != nil {
+		t.Error("the form is kept")
+	}
+	want := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}, "User-Agent": {"recitaloauth"}}
+	if diff := cmp.Diff(want, got.Header); diff != "" {
+		t.Errorf("headers (-want +got):\n%s", diff)
+	}
+	if got.Method != http.MethodPost || got.URL.String() != "https://ana:xxxxx@auth.example/login/?x=1" || got.Host != "auth.example" || got.ProtoMajor != 1 {
+		t.Errorf("where and how are lost: %s %s %s %s", got.Method, got.URL, got.Host, got.Proto)
+	}
+	if _, ok := req.URL.User.Password(); !ok || req.Header.Get("Cookie") == "" || req.Form == nil {
+		t.Error("the request given was changed")
+	}
+	got.Header.Set("Accept", "changed")
+	if req.Header.Get("Accept") != "application/json" {
+		t.Error("the copy shares its headers with the request")
+	}
+}
+
+// TestMask: a set secret shows as Redacted, an empty one as empty, so
+// that output tells whether it is set and nothing more.
+func TestMask(t *testing.T) {
+	if Mask("hunter2") != Redacted || Mask("") != "" {
+		t.Errorf("Mask: %q, %q", Mask("hunter2"), Mask(""))
 	}
 }
