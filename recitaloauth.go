@@ -80,14 +80,11 @@ type Config struct {
 	// secret. nil: silent.
 	Logger *slog.Logger
 
-	// MeterProvider receives the source's metrics, as "Telemetry" in the
-	// package documentation lists them. nil: OpenTelemetry's global one
-	// (otel.GetMeterProvider), which records nothing until a program
-	// installs an SDK.
-	MeterProvider metric.MeterProvider
-
-	// TracerProvider receives a span for each login. nil: OpenTelemetry's
-	// global one (otel.GetTracerProvider).
+	// MeterProvider receives the source's metrics, and TracerProvider a
+	// span per login, as the package documentation ("Telemetry") lists
+	// them. nil: OpenTelemetry's global ones, which record nothing until
+	// a program installs an SDK.
+	MeterProvider  metric.MeterProvider
 	TracerProvider trace.TracerProvider
 }
 
