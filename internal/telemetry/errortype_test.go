@@ -48,6 +48,11 @@ func TestErrorType(t *testing.T) {
 		{"500", refused(500), 500, ServerError},
 		{"503", refused(503), 503, ServerError},
 		{"307", refused(307), 307, Redirect},
+		// A RetrieveError of a 2xx is no refusal: the answer had no token.
+		{"a RetrieveError of a 200", refused(200), 0, InvalidAnswer},
+		{"a RetrieveError of a 299", refused(299), 0, InvalidAnswer},
+		{"a RetrieveError of a 300", refused(300), 0, Redirect},
+		{"a RetrieveError of a 199", refused(199), 0, Other},
 		{"a RetrieveError with no Response", fmt.Errorf("x: %w", &oauth2.RetrieveError{}), 0, Other},
 		{"a 2xx answer without a token", errors.New("recitaloauth: login answer has no access_token"), 200, InvalidAnswer},
 		{"a 201 answer that is not JSON", errors.New("recitaloauth: login answer is not a JSON object"), 201, InvalidAnswer},
