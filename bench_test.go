@@ -28,6 +28,9 @@ import (
 
 	"github.com/seed9ffb1f9c/recitaloauth/filestore"
 	"github.com/seed9ffb1f9c/recitaloauth/recitaltest"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"golang.org/x/oauth2"
 )
 
@@ -461,5 +464,45 @@ func BenchmarkKDF(b *testing.B) {
 	salt := make([]byte, saltSize)
 	for b.Loop() {
 		s.derive(salt)
+	}
+}
+
+// BenchmarkTelemetry is a cached Token call and a request through
+// Config.Client, warm, with no OpenTelemetry SDK (nil providers: the
+// global ones, which record nothing) and with one installed (a
+// ManualReader and a tracer provider that records every span). The
+// claim, in docs/telemetry.md: both cost the same with and without an
+// SDK, since the cached path records nothing.
+func BenchmarkTelemetry(b *testing.B) {
+	for _, sdk := range []bool{false, true} {
+		ctx, cfg := benchContext()
+		name := "no-SDK"
+		if sdk {
+			name = "SDK"
+			cfg.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			cfg.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
+		}
+		src := cfg.TokenSource(ctx)
+		client := NewClient(ctx, src)
+		b.Run("Token/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := src.Token(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Client/"+name, func(b *testing.B) {
+			req, err := http.NewRequest(http.MethodGet, benchAPIURL, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := benchGet(client, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/telemetry"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/oauth2"
 )
 
@@ -86,7 +88,8 @@ type cachedSource struct {
 	ctx    context.Context
 	config *Config
 	log    *slog.Logger // never nil
-	sharer *sharer      // nil without Config.Store
+	tel    *telemetry.Instruments
+	sharer *sharer // nil without Config.Store
 
 	current atomic.Pointer[credential] // nil before the first login and after a 401
 
@@ -106,10 +109,11 @@ type failures struct {
 // flight is one login, shared by everyone who waits for it.
 type flight struct {
 	reason   string
-	replaces *credential   // the token this login replaces after its 401, or nil
-	minLeft  time.Duration // the least a token from the store must last (stateOf)
-	waiters  int           // callers that wait for it; guarded by cachedSource.mu
-	attempts int           // POSTs the login made, for the log
+	replaces *credential       // the token this login replaces after its 401, or nil
+	minLeft  time.Duration     // the least a token from the store must last (stateOf)
+	waiters  int               // callers that wait for it; guarded by cachedSource.mu
+	attempts int               // POSTs the login made, for the log
+	parent   trace.SpanContext // the span of the caller that started it, if it waits
 
 	done chan struct{} // closed when cred or err is set
 	cred *credential
@@ -120,9 +124,10 @@ func newCachedSource(ctx context.Context, config *Config) *cachedSource {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s := &cachedSource{ctx: ctx, config: config, log: config.logger()}
+	s := &cachedSource{ctx: ctx, config: config, log: config.logger(),
+		tel: telemetry.New(config.MeterProvider, config.TracerProvider, config.LoginURL())}
 	if config.Store != nil {
-		s.sharer = newSharer(config, s.log, s.limits)
+		s.sharer = newSharer(config, s.log, s.tel, s.limits)
 	}
 	return s
 }
@@ -160,10 +165,10 @@ func (s *cachedSource) lasting(ctx context.Context, minLeft time.Duration, early
 		case fresh: // a login ended since the fast path looked
 		case stale:
 			if early && s.flight == nil && !now.Before(s.failures.retryAt) && s.ctx.Err() == nil {
-				s.startLogin(reasonRefresh, 0)
+				s.startLogin(context.Background(), reasonRefresh, 0) // no one waits: a trace of its own
 			}
 		default: // missing, short, expiring
-			f, err = s.join(s.reasonFor(state), minLeft, now)
+			f, err = s.join(ctx, s.reasonFor(state), minLeft, now)
 		}
 		s.mu.Unlock()
 		if err != nil {
@@ -185,10 +190,10 @@ func (s *cachedSource) lasting(ctx context.Context, minLeft time.Duration, early
 }
 
 // join returns the login in progress, or one it starts for reason (and a
-// token that lasts minLeft), and counts the caller among its waiters;
+// token that lasts minLeft) as a child of ctx's span, and counts the caller among its waiters;
 // during a back-off, or once the source's context has ended, it returns
 // an error instead, without a login. s.mu must be held.
-func (s *cachedSource) join(reason string, minLeft time.Duration, now time.Time) (*flight, error) {
+func (s *cachedSource) join(ctx context.Context, reason string, minLeft time.Duration, now time.Time) (*flight, error) {
 	f := s.flight
 	if f == nil {
 		if now.Before(s.failures.retryAt) {
@@ -199,7 +204,7 @@ func (s *cachedSource) join(reason string, minLeft time.Duration, now time.Time)
 		if s.ctx.Err() != nil {
 			return nil, fmt.Errorf("recitaloauth: the source's context ended: %w", context.Cause(s.ctx))
 		}
-		f = s.startLogin(reason, minLeft)
+		f = s.startLogin(ctx, reason, minLeft)
 	}
 	f.waiters++
 	return f, nil
@@ -232,9 +237,11 @@ func (s *cachedSource) reasonFor(state tokenState) string {
 
 // startLogin starts a login in its own goroutine, so that callers who do
 // not need to wait for it (a stale token) do not, and those who do wait on
-// a channel, not on s.mu. s.mu must be held.
-func (s *cachedSource) startLogin(reason string, minLeft time.Duration) *flight {
-	f := &flight{reason: reason, replaces: s.refusals.dropped, minLeft: minLeft, done: make(chan struct{})}
+// a channel, not on s.mu. Its span's parent is ctx's span; the login runs
+// on s.ctx, never ended by ctx. s.mu must be held.
+func (s *cachedSource) startLogin(ctx context.Context, reason string, minLeft time.Duration) *flight {
+	f := &flight{reason: reason, replaces: s.refusals.dropped, minLeft: minLeft, done: make(chan struct{}),
+		parent: trace.SpanContextFromContext(ctx)}
 	s.flight = f
 	go s.run(f)
 	return f
@@ -249,12 +256,13 @@ func (s *cachedSource) limits() storeLimits {
 
 func (s *cachedSource) run(f *flight) {
 	started := time.Now()
+	ctx, tel := s.tel.StartLogin(s.ctx, f.parent, f.reason)
 	var cred *credential
 	var err error
 	if s.sharer != nil {
-		cred, err = s.sharer.obtain(s.ctx, f, s.login)
+		cred, err = s.sharer.obtain(ctx, f, s.login)
 	} else {
-		cred, err = s.login(s.ctx, f)
+		cred, err = s.login(ctx, f)
 	}
 	pause := s.settle(f, cred, err)
 	// Logged once the flight is settled, not under s.mu, but before its
@@ -267,6 +275,7 @@ func (s *cachedSource) run(f *flight) {
 	if f.waiters > 0 {
 		s.log.Debug("recitaloauth: callers waited for a token", event.Attr(event.Waited), "callers", f.waiters, "waited", time.Since(started))
 	}
+	tel.End(f.attempts, f.waiters, cred.isBorrowed(), err)
 	close(f.done)
 }
 

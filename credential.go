@@ -64,8 +64,8 @@ type origin struct {
 	counted atomic.Bool // its refusal was counted: once per token (refusals.count)
 }
 
-// isBorrowed reports whether c's token was taken from the store.
-func (c *credential) isBorrowed() bool { return c.origin != nil && c.origin.borrowed }
+// isBorrowed reports whether c's token was taken from the store (nil: no).
+func (c *credential) isBorrowed() bool { return c != nil && c.origin != nil && c.origin.borrowed }
 
 // markWorked records that a request with c got an answer other than 401:
 // a foreign token that works travels between machines, so a later 401 of

@@ -191,6 +191,38 @@
 // A cached Token call logs nothing, and no record holds the password or
 // a token.
 //
+// # Telemetry
+//
+// [Config.MeterProvider] and [Config.TracerProvider] receive a source's
+// OpenTelemetry metrics and a span per login (nil: OpenTelemetry's global
+// providers, which record nothing until the program installs an SDK); the
+// scope is the module path, with its version. A cached Token records nothing.
+//
+//	name                               kind       unit       attributes
+//	recitaloauth.login.duration        histogram  s          reason; error.type on failure
+//	recitaloauth.login.callers_waited  counter    {caller}   reason
+//	recitaloauth.token.borrowed        counter    {token}    reason, recitaloauth.token.other_machine
+//	recitaloauth.token.refused         counter    {refusal}  recitaloauth.token.origin, recitaloauth.token.dropped
+//	recitaloauth.store.errors          counter    {error}    recitaloauth.store.operation
+//	recitaloauth.login                 span       client     reason, recitaloauth.login.attempts,
+//	                                                         recitaloauth.token.origin or error.type,
+//	                                                         http.response.status_code, server.address, server.port
+//
+// reason is recitaloauth.login.reason: first_use, early_refresh, expired or
+// after_a_401; the store's operation load, lock, unlock, save, seal or
+// delete. A token taken from the store is no login: it counts in
+// token.borrowed, and its span says origin store. token.refused counts each
+// token dropped, and each 401 one was kept through, too soon after its
+// login (dropped false). error.type, also the status description of a
+// failed login's span, is refused (401, 403), rejected (another 4xx),
+// rate_limited, server_error, redirect, invalid_answer, timeout, canceled,
+// network or _OTHER.
+//
+// A login's span is the child of the span of the caller that waits for it
+// (a request through [Config.Client], [TokenLasting]); a background refresh
+// starts a trace of its own. Nothing recorded holds the username, the
+// password, a token, a URL's path or query, or an error's text.
+//
 // # Errors
 //
 // Every error this package makes starts with "recitaloauth: ". A login the

@@ -16,6 +16,7 @@ import (
 	"github.com/seed9ffb1f9c/recitaloauth/internal/fastapi"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/form"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/telemetry"
 	"golang.org/x/oauth2"
 )
 
@@ -110,6 +111,7 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 	if err != nil {
 		return nil, transientUnlessDone(ctx), loginFailed(err, c.Password)
 	}
+	telemetry.Answered(ctx, resp.StatusCode)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize+1))
 	switch {

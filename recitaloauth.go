@@ -11,6 +11,8 @@ import (
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/secret"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/oauth2"
 )
 
@@ -77,6 +79,13 @@ type Config struct {
 	// token and store failure; never of a cached Token call, and never a
 	// secret. nil: silent.
 	Logger *slog.Logger
+
+	// MeterProvider receives the source's metrics, and TracerProvider a
+	// span per login, as the package documentation ("Telemetry") lists
+	// them. nil: OpenTelemetry's global ones, which record nothing until
+	// a program installs an SDK.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // Token logs in once and returns the new access token, with no caching:
@@ -166,9 +175,9 @@ func (c Config) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
 // MarshalJSON writes c with its password, and the password in AuthURL's
 // userinfo, redacted, so that a Config inside a logged or dumped structure
 // (log/slog's JSON handler marshals what has no LogValue) does not leak
-// them. Store and Logger are left out: a store may hold a connection's own
-// secrets, and neither has a JSON form to read back. Unmarshalling is
-// unchanged: a Config can still be read from a JSON file.
+// them. Store, Logger and the providers are left out: a store may hold a
+// connection's own secrets, and none has a JSON form to read back.
+// Unmarshalling is unchanged: a Config can still be read from a JSON file.
 func (c Config) MarshalJSON() ([]byte, error) {
 	// The fields are named one by one, so that a field added to Config
 	// later stays out until someone decides it is safe to show.

@@ -64,6 +64,7 @@ func (s *cachedSource) refuse(cred *credential) bool {
 		age := time.Since(cred.obtained)
 		if !cred.isBorrowed() {
 			if age < r.gap {
+				s.tel.Refused(false, false)
 				s.log.Debug("recitaloauth: token refused soon after its login, kept", "status", 401, "age", age.Round(time.Millisecond))
 				return false
 			}
@@ -71,6 +72,7 @@ func (s *cachedSource) refuse(cred *credential) bool {
 		}
 		s.current.Store(nil)
 		r.dropped = cred
+		s.tel.Refused(cred.isBorrowed(), true)
 		s.log.Warn("recitaloauth: token refused, dropped", event.Attr(event.Refused), "status", 401, "age", age.Round(time.Second), "from_store", cred.isBorrowed())
 	}
 	if cred.origin == nil || !cred.origin.counted.CompareAndSwap(false, true) {

@@ -309,7 +309,7 @@ func foreignCredential(t *testing.T, s *cachedSource, store *memStore, access st
 	t.Helper()
 	cfg := testConfig()
 	cfg.Store = store
-	other := newSharer(cfg, cfg.logger(), func() storeLimits { return storeLimits{} })
+	other := newSharer(cfg, cfg.logger(), nil, func() storeLimits { return storeLimits{} })
 	other.machine = "machine-2"
 	other.sealer.newLogin()
 	now := time.Now().Round(0)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seed9ffb1f9c/recitaloauth/internal/event"
 	"github.com/seed9ffb1f9c/recitaloauth/internal/storekey"
+	"github.com/seed9ffb1f9c/recitaloauth/internal/telemetry"
 )
 
 const (
@@ -36,6 +37,7 @@ type sharer struct {
 	sealer *sealer
 	limits func() storeLimits // what a login may take now: the source's refusals
 	log    *slog.Logger
+	tel    *telemetry.Instruments
 
 	// sharedKey is the key every machine shares. machine names this
 	// machine (its host name) in the values it seals, so that a token
@@ -60,7 +62,7 @@ type sharer struct {
 	spent   time.Duration // in store calls, by this login (but a wait's looks); see storeBudget
 }
 
-func newSharer(config *Config, log *slog.Logger, limits func() storeLimits) *sharer {
+func newSharer(config *Config, log *slog.Logger, tel *telemetry.Instruments, limits func() storeLimits) *sharer {
 	authURL := config.LoginURL()
 	locker, _ := config.Store.(Locker)
 	key := storekey.For(authURL, config.Username)
@@ -71,6 +73,7 @@ func newSharer(config *Config, log *slog.Logger, limits func() storeLimits) *sha
 		sealer:       newSealer(authURL, config.Username, config.Password),
 		limits:       limits,
 		log:          log,
+		tel:          tel,
 		sharedKey:    key,
 		machine:      machine,
 		machineKey:   storekey.ForMachine(key, machine),
@@ -226,6 +229,7 @@ func (s *sharer) borrow(ctx context.Context, f *flight) *credential {
 	}
 	o := cred.origin
 	o.borrowed, o.foreign = true, o.machine != s.machine
+	s.tel.Borrowed(ctx, f.reason, o.foreign)
 	s.log.Info("recitaloauth: token from the store", event.Attr(event.FromStore), "reason", f.reason,
 		"left", cred.token.Expiry.Sub(now).Round(time.Second), "other_machine", o.foreign)
 	return cred
@@ -275,12 +279,15 @@ func (s *sharer) save(ctx context.Context, cred *credential) {
 func (s *sharer) result(ctx context.Context, op string, err error) {
 	switch {
 	case err != nil && ctx.Err() != nil:
-	case err == nil && s.failing:
+	case err != nil:
+		s.tel.StoreFailed(ctx, op)
+		if !s.failing {
+			s.failing = true
+			s.log.Warn("recitaloauth: token store failed, going on without it", event.Attr(event.StoreFailed), "op", op, "error", err.Error())
+		}
+	case s.failing:
 		s.failing = false
 		s.log.Info("recitaloauth: token store works again", event.Attr(event.StoreWorks))
-	case err != nil && !s.failing:
-		s.failing = true
-		s.log.Warn("recitaloauth: token store failed, going on without it", event.Attr(event.StoreFailed), "op", op, "error", err.Error())
 	}
 }
 

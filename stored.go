@@ -57,7 +57,7 @@ func (c *Config) storedCredentials(ctx context.Context) (*sharer, []*credential,
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s := newSharer(c, discardLogger, func() storeLimits { return storeLimits{} })
+	s := newSharer(c, discardLogger, nil, func() storeLimits { return storeLimits{} })
 	var creds []*credential
 	for _, key := range []string{s.sharedKey, s.machineKey} {
 		s.sealer.newLogin() // each value may have a salt of its own

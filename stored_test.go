@@ -125,7 +125,7 @@ func TestStoredTokenIsWhatARunUses(t *testing.T) {
 	}
 	cfg := testConfig()
 	cfg.Store = store
-	s := newSharer(cfg, cfg.logger(), func() storeLimits { return storeLimits{machineOnly: true} })
+	s := newSharer(cfg, cfg.logger(), nil, func() storeLimits { return storeLimits{machineOnly: true} })
 	s.sealer.newLogin()
 	now := time.Now().Round(0)
 	s.save(ctx, newCredential(&oauth2.Token{AccessToken: "machine-token", TokenType: "Bearer", Expiry: now.Add(30 * time.Second)}, now.Add(-time.Hour)))
