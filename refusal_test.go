@@ -289,7 +289,7 @@ func TestBorrowedChainBounded(t *testing.T) {
 		cfg.AuthURL = "http://127.0.0.1/login/"
 		cfg.Store = newMemStore()
 		store := &refreshingStore{memStore: cfg.Store.(*memStore), fresh: 10,
-			other: newSharer(cfg, cfg.logger(), func() storeLimits { return storeLimits{} })}
+			other: newSharer(cfg, cfg.logger(), nil, func() storeLimits { return storeLimits{} })}
 		cfg.Store = store
 		if got := getStatus(t, cfg.Client(withHandler(api)), "http://127.0.0.1/api/"); got != http.StatusUnauthorized {
 			t.Errorf("status %d, want 401", got)
