@@ -304,51 +304,38 @@ func TestStoreAnotherUser(t *testing.T) {
 
 // TestStoreOneLoginForMany: 8 processes that start together log in once
 // between them: one takes the store's lock and logs in, the others find
-// its token.
-func TestStoreOneLoginForMany(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		login, store := newLoginServer(), newMemStore()
-		login.delay = 300 * time.Millisecond
-		var wg sync.WaitGroup
-		for range 8 {
-			src := storeSource(store, login)
-			wg.Go(func() {
-				if _, err := src.Token(); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if n := login.count(); n != 1 {
-			t.Errorf("8 processes made %d logins, want 1", n)
-		}
-	})
-}
-
-// TestStoreOneLoginSlowStore: processes that start together log in once
-// between them even when every store call takes 100 ms (a busy machine,
+// its token. So too when every store call takes 100 ms (a busy machine,
 // Windows) and the login outlasts the store's budget: the looks of a
 // process waiting for another's login are the wait's cost, not the
 // store's, so the waiters do not give up on the store and log in too.
-func TestStoreOneLoginSlowStore(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		login, store := newLoginServer(), newMemStore()
-		login.delay = 3 * storeBudget
-		store.delay = 100 * time.Millisecond
-		var wg sync.WaitGroup
-		for range 8 {
-			src := storeSource(store, login)
-			wg.Go(func() {
-				if _, err := src.Token(); err != nil {
-					t.Error(err)
+func TestStoreOneLoginForMany(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		storeCall, login time.Duration
+	}{
+		{"quick store", 0, 300 * time.Millisecond},
+		{"slow store, long login", 100 * time.Millisecond, 3 * storeBudget},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				login, store := newLoginServer(), newMemStore()
+				login.delay, store.delay = tt.login, tt.storeCall
+				var wg sync.WaitGroup
+				for range 8 {
+					src := storeSource(store, login)
+					wg.Go(func() {
+						if _, err := src.Token(); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				if n := login.count(); n != 1 {
+					t.Errorf("8 processes made %d logins, want 1", n)
 				}
 			})
-		}
-		wg.Wait()
-		if n := login.count(); n != 1 {
-			t.Errorf("8 processes made %d logins, want 1", n)
-		}
-	})
+		})
+	}
 }
 
 // loadFailing is a store whose Loads fail after 200 ms, while its lock
