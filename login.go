@@ -109,6 +109,7 @@ func (c *Config) attempt(ctx context.Context, client *http.Client, authURL strin
 	started := time.Now().Round(0) // expiry is wall-clock time: see cachedSource.login
 	resp, err := client.Do(req)
 	if err != nil {
+		telemetry.Answered(ctx, 0) // the span's status is the last attempt's: none
 		return nil, transientUnlessDone(ctx), loginFailed(err, c.Password)
 	}
 	telemetry.Answered(ctx, resp.StatusCode)

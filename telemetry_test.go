@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -514,6 +516,41 @@ func TestTelemetryHostileServer(t *testing.T) {
 			})
 		})
 	}
+}
+
+// answersOnce answers its first login with 503, and fails every later one
+// with a network error: a server that goes away.
+type answersOnce struct{ n atomic.Int32 }
+
+func (a *answersOnce) RoundTrip(r *http.Request) (*http.Response, error) {
+	if a.n.Add(1) > 1 {
+		return nil, errors.New("connection reset by peer")
+	}
+	return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{},
+		Body: io.NopCloser(strings.NewReader(`{"detail":"down"}`)), Request: r}, nil
+}
+
+// TestTelemetryStatusOfLastAttempt: a login span's status code is the
+// last attempt's answer, none when the last attempt got none: a 503 and
+// then two network failures are a network failure, with no status.
+func TestTelemetryStatusOfLastAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newOtelSDK()
+		cfg := testConfig()
+		o.configure(cfg)
+		src := cfg.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: &answersOnce{}}))
+		ctx, request := o.start("request")
+		if _, err := TokenLasting(ctx, src, time.Minute); err == nil {
+			t.Fatal("the login succeeded")
+		}
+		request.End()
+		synctest.Wait()
+		want := []span{loginSpan("request", "Error: network", "recitaloauth.login.reason=first_use",
+			"recitaloauth.login.attempts=3", "error.type=network")}
+		if diff := cmp.Diff(want, o.newSpans(t)); diff != "" {
+			t.Errorf("spans mismatch (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // TestLoginSpanParent: a login's span is the child of the span of the

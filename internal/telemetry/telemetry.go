@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // Scope is the instrumentation scope's name: the module path.
@@ -108,9 +109,11 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, loginURL string) *Ins
 	if err := errors.Join(errs[:]...); err != nil {
 		otel.Handle(err)
 	}
-	// A provider's instrument is used on the source's login goroutine,
-	// where a nil one would end the process: such a one records nothing.
+	// A provider's instrument (or tracer) is used on the source's login
+	// goroutine, where a nil one would end the process: such a one
+	// records nothing.
 	i.loginDuration = orNoop[metric.Float64Histogram](i.loginDuration, noop.Float64Histogram{})
+	i.tracer = orNoop[trace.Tracer](i.tracer, tracenoop.Tracer{})
 	for _, c := range []*metric.Int64Counter{&i.callersWaited, &i.tokenBorrowed, &i.tokenRefused, &i.storeErrors} {
 		*c = orNoop[metric.Int64Counter](*c, noop.Int64Counter{})
 	}

@@ -21,6 +21,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 const loginURL = "https://auth.example.com/auth/api/v1/login/?noAuth=true"
@@ -295,6 +296,18 @@ func TestProviderFails(t *testing.T) {
 	if len(handled) != 1 || strings.Count(handled[0].Error(), errNoInstrument.Error()) != 5 {
 		t.Errorf("handled %v, want one error naming 5 instruments", handled)
 	}
+}
+
+type nilTracerProvider struct{ tracenoop.TracerProvider }
+
+func (nilTracerProvider) Tracer(string, ...trace.TracerOption) trace.Tracer { return nil }
+
+// TestNilTracer: a tracer provider that gives no tracer costs no panic: a
+// login's span is then a no-op one.
+func TestNilTracer(t *testing.T) {
+	inst := New(nil, nilTracerProvider{}, loginURL)
+	_, login := inst.StartLogin(context.Background(), trace.SpanContext{}, "first use")
+	login.End(1, 0, false, nil)
 }
 
 func TestReason(t *testing.T) {
