@@ -3,11 +3,10 @@ package recitaloauth
 // Benchmarks of the claims in docs/performance.md, each beside its
 // golang.org/x/oauth2 equivalent as the sub-benchmarks "recitaloauth" and
 // "oauth2", so that a claim is a ratio of two figures from the same run.
-// The figures there are benchstat's medians of
-//
-//	go test -run '^$' -bench . -benchmem -count=6 .
-//
-// which takes about three minutes. Keep the default -benchtime (1s):
+// The figures there are benchstat's medians of six runs one after the
+// other (not -count=6, which repeats each sub-benchmark in a row, so that
+// a load that comes and goes falls on one side only); the page has the
+// commands. Keep the default -benchtime (1s):
 // BenchmarkRollover and BenchmarkWrongPassword run a fixed wall-clock
 // scenario per iteration (rolloverRun, wrongPasswordRun), longer than 1s,
 // so they run it once; a larger -benchtime repeats it. Their ns/op is
