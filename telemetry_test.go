@@ -138,6 +138,18 @@ func (o *otelSDK) newSpans(t *testing.T) []span {
 	return got
 }
 
+// want checks the spans ended since the last look, and the points
+// recorded so far.
+func (o *otelSDK) want(t *testing.T, spans []span, points map[string]int64) {
+	t.Helper()
+	if diff := cmp.Diff(spans, o.newSpans(t)); diff != "" {
+		t.Errorf("spans mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(points, o.points(t)); diff != "" {
+		t.Errorf("points mismatch (-want +got):\n%s", diff)
+	}
+}
+
 // loginSpan is a wanted span: attrs as "key=value" strings.
 func loginSpan(parent, status string, attrs ...string) span {
 	slices.Sort(attrs)
@@ -247,12 +259,7 @@ func TestTelemetryWholeLife(t *testing.T) {
 		step := func(wantSpans []span, wantPoints map[string]int64) {
 			t.Helper()
 			synctest.Wait()
-			if diff := cmp.Diff(wantSpans, o.newSpans(t)); diff != "" {
-				t.Errorf("spans mismatch (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(wantPoints, o.points(t)); diff != "" {
-				t.Errorf("points mismatch (-want +got):\n%s", diff)
-			}
+			o.want(t, wantSpans, wantPoints)
 		}
 		const (
 			duration = "recitaloauth.login.duration"
@@ -361,9 +368,6 @@ func TestTelemetryRevokedTokenHeals(t *testing.T) {
 		loginSpan("first request", "Unset", append(ok, "recitaloauth.login.reason=first_use")...),
 		loginSpan("request after the revocation", "Unset", append(ok, "recitaloauth.login.reason=after_a_401")...),
 	}
-	if diff := cmp.Diff(want, o.newSpans(t)); diff != "" {
-		t.Errorf("spans mismatch (-want +got):\n%s", diff)
-	}
 	wantPoints := map[string]int64{
 		"recitaloauth.login.duration{recitaloauth.login.reason=first_use}":                            1,
 		"recitaloauth.login.duration{recitaloauth.login.reason=after_a_401}":                          1,
@@ -371,9 +375,7 @@ func TestTelemetryRevokedTokenHeals(t *testing.T) {
 		"recitaloauth.login.callers_waited{recitaloauth.login.reason=after_a_401}":                    1,
 		"recitaloauth.token.refused{recitaloauth.token.dropped=true,recitaloauth.token.origin=login}": 1,
 	}
-	if diff := cmp.Diff(wantPoints, o.points(t)); diff != "" {
-		t.Errorf("points mismatch (-want +got):\n%s", diff)
-	}
+	o.want(t, want, wantPoints)
 	// The server's address and port, from the login URL.
 	u, _ := url.Parse(cfg.AuthURL)
 	for _, s := range o.spans.Ended() {
@@ -432,9 +434,6 @@ func TestTelemetryTokenFromStore(t *testing.T) {
 			loginSpan("", "Unset", "recitaloauth.login.reason=after_a_401", "recitaloauth.login.attempts=1",
 				"http.response.status_code=200", "recitaloauth.token.origin=login"),
 		}
-		if diff := cmp.Diff(want, o.newSpans(t)); diff != "" {
-			t.Errorf("spans mismatch (-want +got):\n%s", diff)
-		}
 		wantPoints := map[string]int64{
 			"recitaloauth.login.duration{recitaloauth.login.reason=first_use}":                                        1,
 			"recitaloauth.login.duration{recitaloauth.login.reason=after_a_401}":                                      2,
@@ -445,9 +444,7 @@ func TestTelemetryTokenFromStore(t *testing.T) {
 			"recitaloauth.token.refused{recitaloauth.token.dropped=true,recitaloauth.token.origin=login}":             1,
 			"recitaloauth.token.refused{recitaloauth.token.dropped=false,recitaloauth.token.origin=login}":            1,
 		}
-		if diff := cmp.Diff(wantPoints, o.points(t)); diff != "" {
-			t.Errorf("points mismatch (-want +got):\n%s", diff)
-		}
+		o.want(t, want, wantPoints)
 		cfg := testConfig()
 		cfg.Store = store
 		o.checkNoSecret(t, cfg)
@@ -485,6 +482,9 @@ func TestTelemetryHostileServer(t *testing.T) {
 		{"429 echoing it, retried", http.StatusTooManyRequests, `{"detail":"slow down, %[1]s %[2]s"}`, "rate_limited", 3},
 		{"200 with no token, echoing it", http.StatusOK, `{"detail":"%[1]s %[2]s"}`, "invalid_answer", 1},
 		{"200 with a token that is the password", http.StatusOK, `{"access_token":"%[1]s %[2]s","token_type":"bearer"}`, "invalid_answer", 1},
+		// No status: a 503, then no answer (answersOnce); a span's status
+		// code is the last attempt's.
+		{"503, then gone", 0, "", "network", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -492,26 +492,27 @@ func TestTelemetryHostileServer(t *testing.T) {
 				o := newOtelSDK()
 				cfg := testConfig()
 				o.configure(cfg)
-				src := cfg.TokenSource(withHandler(hostile(tt.status, tt.body)))
+				srcCtx := withHandler(hostile(tt.status, tt.body))
+				if tt.status == 0 {
+					srcCtx = context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: &answersOnce{}})
+				}
+				src := cfg.TokenSource(srcCtx)
 				ctx, request := o.start("request")
 				if _, err := TokenLasting(ctx, src, time.Minute); err == nil {
 					t.Fatal("the login succeeded")
 				}
 				request.End()
 				synctest.Wait()
-				status := fmt.Sprint("http.response.status_code=", tt.status)
-				want := []span{loginSpan("request", "Error: "+tt.errorType, "recitaloauth.login.reason=first_use",
-					fmt.Sprint("recitaloauth.login.attempts=", tt.attempts), status, "error.type="+tt.errorType)}
-				if diff := cmp.Diff(want, o.newSpans(t)); diff != "" {
-					t.Errorf("spans mismatch (-want +got):\n%s", diff)
+				attrs := []string{"recitaloauth.login.reason=first_use", fmt.Sprint("recitaloauth.login.attempts=", tt.attempts), "error.type=" + tt.errorType}
+				if tt.status != 0 {
+					attrs = append(attrs, fmt.Sprint("http.response.status_code=", tt.status))
 				}
+				want := []span{loginSpan("request", "Error: "+tt.errorType, attrs...)}
 				wantPoints := map[string]int64{
 					"recitaloauth.login.duration{error.type=" + tt.errorType + ",recitaloauth.login.reason=first_use}": 1,
 					"recitaloauth.login.callers_waited{recitaloauth.login.reason=first_use}":                           1,
 				}
-				if diff := cmp.Diff(wantPoints, o.points(t)); diff != "" {
-					t.Errorf("points mismatch (-want +got):\n%s", diff)
-				}
+				o.want(t, want, wantPoints)
 				o.checkNoSecret(t, cfg)
 			})
 		})
@@ -528,29 +529,6 @@ func (a *answersOnce) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{},
 		Body: io.NopCloser(strings.NewReader(`{"detail":"down"}`)), Request: r}, nil
-}
-
-// TestTelemetryStatusOfLastAttempt: a login span's status code is the
-// last attempt's answer, none when the last attempt got none: a 503 and
-// then two network failures are a network failure, with no status.
-func TestTelemetryStatusOfLastAttempt(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		o := newOtelSDK()
-		cfg := testConfig()
-		o.configure(cfg)
-		src := cfg.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: &answersOnce{}}))
-		ctx, request := o.start("request")
-		if _, err := TokenLasting(ctx, src, time.Minute); err == nil {
-			t.Fatal("the login succeeded")
-		}
-		request.End()
-		synctest.Wait()
-		want := []span{loginSpan("request", "Error: network", "recitaloauth.login.reason=first_use",
-			"recitaloauth.login.attempts=3", "error.type=network")}
-		if diff := cmp.Diff(want, o.newSpans(t)); diff != "" {
-			t.Errorf("spans mismatch (-want +got):\n%s", diff)
-		}
-	})
 }
 
 // TestLoginSpanParent: a login's span is the child of the span of the
