@@ -464,6 +464,19 @@ func hostile(status int, body string) http.Handler {
 	})
 }
 
+// answersOnce answers its first login with 503, and fails every later one
+// with a network error: a server that goes away.
+func answersOnce() http.RoundTripper {
+	var n atomic.Int32
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if n.Add(1) > 1 {
+			return nil, errors.New("connection reset by peer")
+		}
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{},
+			Body: io.NopCloser(strings.NewReader(`{"detail":"down"}`)), Request: r}, nil
+	})
+}
+
 // TestTelemetryHostileServer: whatever a server answers, and echoes, a
 // failed login's span and points hold its error.type, never the error's
 // text, and nothing exported holds a secret.
@@ -494,7 +507,7 @@ func TestTelemetryHostileServer(t *testing.T) {
 				o.configure(cfg)
 				srcCtx := withHandler(hostile(tt.status, tt.body))
 				if tt.status == 0 {
-					srcCtx = context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: &answersOnce{}})
+					srcCtx = context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: answersOnce()})
 				}
 				src := cfg.TokenSource(srcCtx)
 				ctx, request := o.start("request")
@@ -517,18 +530,6 @@ func TestTelemetryHostileServer(t *testing.T) {
 			})
 		})
 	}
-}
-
-// answersOnce answers its first login with 503, and fails every later one
-// with a network error: a server that goes away.
-type answersOnce struct{ n atomic.Int32 }
-
-func (a *answersOnce) RoundTrip(r *http.Request) (*http.Response, error) {
-	if a.n.Add(1) > 1 {
-		return nil, errors.New("connection reset by peer")
-	}
-	return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{},
-		Body: io.NopCloser(strings.NewReader(`{"detail":"down"}`)), Request: r}, nil
 }
 
 // TestLoginSpanParent: a login's span is the child of the span of the
