@@ -135,13 +135,11 @@ func (s *sharer) takeTurn(ctx context.Context, f *flight) (unlock func(), cred *
 	if s.locker == nil {
 		return noop, nil, nil
 	}
-	for start, spent, waited := time.Now(), s.spent, false; ; waited = true {
-		if waited {
-			// Looks while another process logs in are the wait's cost
-			// (maxLockWait's), not the store's: slow looks (Windows, a
-			// busy machine) must not make every waiter log in too.
-			s.spent = spent
-		}
+	for start, spent := time.Now(), s.spent; ; {
+		// Looks while another process logs in are the wait's cost
+		// (maxLockWait's), not the store's: slow looks (Windows, a busy
+		// machine) must not make every waiter log in too.
+		s.spent = spent
 		held, err := bounded(s, ctx, func(ctx context.Context) (lock, error) {
 			unlock, ok, err := s.locker.TryLock(ctx, s.key(), s.lockTTL)
 			return lock{unlock, ok}, err
