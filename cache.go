@@ -190,9 +190,10 @@ func (s *cachedSource) lasting(ctx context.Context, minLeft time.Duration, early
 }
 
 // join returns the login in progress, or one it starts for reason (and a
-// token that lasts minLeft) as a child of ctx's span, and counts the caller among its waiters;
-// during a back-off, or once the source's context has ended, it returns
-// an error instead, without a login. s.mu must be held.
+// token that lasts minLeft) as a child of ctx's span, and counts the
+// caller among its waiters; during a back-off, or once the source's
+// context has ended, it returns an error instead, without a login. s.mu
+// must be held.
 func (s *cachedSource) join(ctx context.Context, reason string, minLeft time.Duration, now time.Time) (*flight, error) {
 	f := s.flight
 	if f == nil {
